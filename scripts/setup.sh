@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 #   curl, openssl      - tests drive lodestone with curl and generate TLS certificates
 #   haproxy, nginx, wrk - bench/ peers, bench backends and load generator
 #   iproute2, procps    - network namespaces for packet-path tests; ps/pkill in scripts
-packages=(curl openssl haproxy nginx wrk iproute2 procps)
+#   clang, llvm         - compile the XDP program (src/dataplane/xdp/bpf) to BPF bytecode
+#   libbpf-dev          - bpf_helpers.h for that build, and libbpf.so.1 the loader calls through koffi
+#   bpftool             - XDP tests check the verifier and inspect maps/links with it
+packages=(curl openssl haproxy nginx wrk iproute2 procps clang llvm libbpf-dev bpftool)
 
 missing=()
 for p in "${packages[@]}"; do
