@@ -1,0 +1,152 @@
+// Finds the end of a message head (the CRLF CRLF after the header section) across
+// any number of chunks, enforcing size limits as bytes arrive, so an attacker cannot
+// make us buffer more than the limits by never finishing a head (or by dribbling
+// it: the caller's head timeout handles that).
+//
+// Line endings are strict: every LF must follow a CR and every CR must precede an LF.
+// Lenient parsers that accept a bare LF (or ignore a bare CR) as a line end
+// disagree with strict ones about where headers end, which is a classic request
+// smuggling vector; refusing both is the safe choice for a proxy (RFC 9112 §2.2).
+import { CR, HttpParseError, LF } from "./syntax.ts";
+
+export interface HeadLimits {
+  /** Longest start line (request line / status line) in bytes, CRLF excluded. */
+  maxStartLine: number;
+  /** Longest header section in bytes (all field lines with their CRLFs). */
+  maxHeaderBytes: number;
+  /** Most field lines in one head. */
+  maxHeaders: number;
+}
+
+export const DEFAULT_HEAD_LIMITS: HeadLimits = {
+  maxStartLine: 8192,
+  maxHeaderBytes: 65536,
+  maxHeaders: 100,
+};
+
+/** Statuses the scanner's errors carry: 400/414/431 for requests, 502 for responses. */
+export interface ScanErrors {
+  malformedStatus: number;
+  startLineStatus: number;
+  headerStatus: number;
+}
+
+const MAX_LEADING_EMPTY_LINES = 8;
+
+export class HeadScanner {
+  private readonly limits: HeadLimits;
+  private readonly errors: ScanErrors;
+  private readonly skipLeadingCrlf: boolean;
+  private parts: Buffer[] = [];
+  private total = 0;
+  /** Bytes of the current line so far (CR LF excluded). */
+  private lineLen = 0;
+  private lineIndex = 0;
+  private headerBytes = 0;
+  private prevCR = false;
+  private leadingEmpty = 0;
+  private inStartLine = true;
+
+  constructor(limits: HeadLimits, errors: ScanErrors, skipLeadingCrlf: boolean) {
+    this.limits = limits;
+    this.errors = errors;
+    this.skipLeadingCrlf = skipLeadingCrlf;
+  }
+
+  /** True when no byte of a head has been seen (leading empty lines don't count). */
+  get empty(): boolean {
+    return this.total === 0 && this.lineLen === 0 && !this.prevCR;
+  }
+
+  reset(): void {
+    this.parts = [];
+    this.total = 0;
+    this.lineLen = 0;
+    this.lineIndex = 0;
+    this.headerBytes = 0;
+    this.prevCR = false;
+    this.leadingEmpty = 0;
+    this.inStartLine = true;
+  }
+
+  /**
+   * Scan chunk[start..]. Returns the offset in `chunk` just past the head's final
+   * CRLF when the head is complete (take it with `take()`), or -1 when more bytes
+   * are needed. Throws HttpParseError on a bare CR/LF or an exceeded limit.
+   */
+  feed(chunk: Buffer, start: number): number {
+    const { maxStartLine, maxHeaderBytes, maxHeaders } = this.limits;
+    let from = start;
+    let i = start;
+    const n = chunk.length;
+    for (; i < n; i++) {
+      const c = chunk[i];
+      if (this.prevCR) {
+        if (c !== LF)
+          throw new HttpParseError("bare-cr", this.errors.malformedStatus, "bare CR in message head");
+        this.prevCR = false;
+        if (this.inStartLine && this.lineLen === 0) {
+          // An empty line before the start line (RFC 9112 §2.2 allows skipping a few).
+          if (!this.skipLeadingCrlf || ++this.leadingEmpty > MAX_LEADING_EMPTY_LINES) {
+            throw new HttpParseError(
+              "empty-start-line",
+              this.errors.malformedStatus,
+              "empty line where the start line belongs",
+            );
+          }
+          from = i + 1;
+          this.parts = [];
+          this.total = 0;
+          continue;
+        }
+        if (this.lineLen === 0 && !this.inStartLine) {
+          // Empty line: end of the head.
+          this.append(chunk, from, i + 1);
+          return i + 1;
+        }
+        if (this.inStartLine) {
+          this.inStartLine = false;
+        } else {
+          this.headerBytes += this.lineLen + 2;
+          if (this.lineIndex > maxHeaders) {
+            throw new HttpParseError("too-many-headers", this.errors.headerStatus, "too many header fields");
+          }
+        }
+        this.lineIndex++;
+        this.lineLen = 0;
+        continue;
+      }
+      if (c === CR) {
+        this.prevCR = true;
+        continue;
+      }
+      if (c === LF)
+        throw new HttpParseError("bare-lf", this.errors.malformedStatus, "bare LF in message head");
+      this.lineLen++;
+      if (this.inStartLine) {
+        if (this.lineLen > maxStartLine) {
+          throw new HttpParseError("start-line-too-long", this.errors.startLineStatus, "start line too long");
+        }
+      } else if (this.headerBytes + this.lineLen > maxHeaderBytes) {
+        throw new HttpParseError("headers-too-large", this.errors.headerStatus, "header section too large");
+      }
+    }
+    this.append(chunk, from, n);
+    return -1;
+  }
+
+  /** The complete head (start line through the final CRLF CRLF); resets the scanner. */
+  take(): Buffer {
+    const head = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.total);
+    this.reset();
+    return head;
+  }
+
+  private append(chunk: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    // No copy: net sockets hand out a fresh buffer per read, and heads are parsed at once.
+    const part = chunk.subarray(from, to);
+    this.parts.push(part);
+    this.total += part.length;
+  }
+}
