@@ -1,0 +1,176 @@
+// Weighted Maglev consistent hashing (Eisenbud et al., NSDI'16, pseudocode listing 1),
+// with weights honoured in proportion by the credit scheme Katran's MaglevHashV2 and
+// Envoy's MaglevTable both use: each round every backend earns its weight in credit
+// and claims its next preferred free slot only when its credit reaches the largest
+// weight (which it then pays back). A backend of the largest weight claims every
+// round, one of a third of it every third round, so slot counts follow the weights
+// to within one slot; a weight-0 backend never claims.
+//
+// Determinism is the point: two lodestone instances (or the XDP control plane) given
+// the same names, weights, size and seed must build the same table whatever order
+// the backends arrive in. So backends are processed in the byte order of their UTF-8
+// names; the table holds indexes into the caller's array. The exact procedure is
+// written down in docs/balancing.md.
+import { LodestoneError } from "../errors.ts";
+import { murmur3_32, utf8 } from "./hash.ts";
+import type { BalancerBackend } from "./types.ts";
+
+export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
+/** Upper bound on the table size: 2^24 slots (64 MiB of Int32) is already far beyond need. */
+export const MAX_MAGLEV_TABLE_SIZE = 16777216;
+/** Seed of the skip hash is the table seed XOR this (the 32-bit golden ratio). */
+export const SKIP_SEED_XOR = 0x9e3779b9;
+/** Weights are fixed-point with this many units per 1 (so 0.5 and 33.3 are exact enough). */
+export const WEIGHT_UNITS = 1000;
+
+/** True when n is a prime integer (trial division by 6k +/- 1; table sizes are small). */
+export function isPrime(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n < 2) return false;
+  if (n < 4) return true;
+  if (n % 2 === 0 || n % 3 === 0) return false;
+  for (let d = 5; d * d <= n; d += 6) {
+    if (n % d === 0 || n % (d + 2) === 0) return false;
+  }
+  return true;
+}
+
+/** The smallest prime >= n (2 for anything below 2). */
+export function nextPrime(n: number): number {
+  if (!Number.isFinite(n))
+    throw new LodestoneError("BALANCE_INVALID_NUMBER", `nextPrime: ${n} is not finite`);
+  let candidate = Math.max(2, Math.ceil(n));
+  while (!isPrime(candidate)) candidate++;
+  return candidate;
+}
+
+/** Throws unless size is a prime usable as a Maglev table size. */
+export function assertTableSize(size: number): void {
+  if (!isPrime(size) || size > MAX_MAGLEV_TABLE_SIZE) {
+    throw new LodestoneError(
+      "BALANCE_INVALID_TABLE_SIZE",
+      `maglev table size must be a prime between 2 and ${MAX_MAGLEV_TABLE_SIZE}, got ${size}` +
+        (Number.isSafeInteger(size) && size >= 2 && size <= MAX_MAGLEV_TABLE_SIZE
+          ? ` (next prime: ${nextPrime(size)})`
+          : ""),
+    );
+  }
+}
+
+/** Throws unless seed is an unsigned 32-bit integer. */
+export function assertSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new LodestoneError(
+      "BALANCE_INVALID_SEED",
+      `maglev seed must be an integer 0..4294967295, got ${seed}`,
+    );
+  }
+}
+
+/** A weight in fixed-point units; any weight > 0 is worth at least one unit. */
+export function weightUnits(weight: number): number {
+  if (!Number.isFinite(weight) || weight < 0) {
+    throw new LodestoneError("BALANCE_INVALID_WEIGHT", `weight must be a finite number >= 0, got ${weight}`);
+  }
+  if (weight === 0) return 0;
+  return Math.max(1, Math.round(weight * WEIGHT_UNITS));
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/**
+ * Indexes of `backends` in the byte order of their UTF-8 names, with the encoded
+ * names. Throws on duplicate names: a table could not be reproduced from them.
+ */
+export function orderByName(backends: readonly BalancerBackend[]): { order: number[]; names: Uint8Array[] } {
+  const names = backends.map((b) => utf8(b.name));
+  const order = backends.map((_, i) => i);
+  order.sort((a, b) => compareBytes(names[a], names[b]));
+  for (let i = 1; i < order.length; i++) {
+    if (compareBytes(names[order[i - 1]], names[order[i]]) === 0) {
+      throw new LodestoneError(
+        "BALANCE_DUPLICATE_BACKEND",
+        `duplicate backend name "${backends[order[i]].name}"`,
+      );
+    }
+  }
+  return { order, names };
+}
+
+/**
+ * Build a weighted Maglev lookup table: slot -> index into `backends`.
+ * Every slot is filled when at least one weight is > 0; all slots are -1 otherwise.
+ * Same names, weights, size and seed give the same table in any input order.
+ */
+export function buildMaglevTable(
+  backends: readonly BalancerBackend[],
+  size = DEFAULT_MAGLEV_TABLE_SIZE,
+  seed = 0,
+): Int32Array {
+  assertTableSize(size);
+  assertSeed(seed);
+  const units = backends.map((b) => weightUnits(b.weight));
+  const { order, names } = orderByName(backends);
+  const table = new Int32Array(size).fill(-1);
+
+  const eligible = order.filter((i) => units[i] > 0);
+  const k = eligible.length;
+  if (k === 0) return table;
+  if (k === 1) return table.fill(eligible[0]);
+
+  // Per eligible backend (in name order): where its permutation stands now, its
+  // skip, its weight and its credit. pos = (offset + next * skip) mod size, kept
+  // incrementally so no multiplication or modulo of big numbers is needed.
+  const pos = new Int32Array(k);
+  const skip = new Int32Array(k);
+  const weight = new Float64Array(k);
+  const credit = new Float64Array(k);
+  const index = new Int32Array(k);
+  let maxWeight = 0;
+  const skipSeed = (seed ^ SKIP_SEED_XOR) >>> 0;
+  for (let e = 0; e < k; e++) {
+    const i = eligible[e];
+    const name = names[i];
+    pos[e] = murmur3_32(name, name.length, seed) % size;
+    skip[e] = (murmur3_32(name, name.length, skipSeed) % (size - 1)) + 1;
+    weight[e] = units[i];
+    index[e] = i;
+    if (units[i] > maxWeight) maxWeight = units[i];
+  }
+
+  let filled = 0;
+  for (;;) {
+    for (let e = 0; e < k; e++) {
+      const c = credit[e] + weight[e];
+      if (c < maxWeight) {
+        credit[e] = c;
+        continue;
+      }
+      credit[e] = c - maxWeight;
+      const step = skip[e];
+      let slot = pos[e];
+      while (table[slot] >= 0) {
+        slot += step;
+        if (slot >= size) slot -= size;
+      }
+      table[slot] = index[e];
+      slot += step;
+      if (slot >= size) slot -= size;
+      pos[e] = slot;
+      if (++filled === size) return table;
+    }
+  }
+}
+
+/** How many slots each backend holds: counts[i] for backends[i]. */
+export function maglevSlotCounts(table: Int32Array, backendCount: number): Int32Array {
+  const counts = new Int32Array(backendCount);
+  for (let s = 0; s < table.length; s++) {
+    const i = table[s];
+    if (i >= 0 && i < backendCount) counts[i]++;
+  }
+  return counts;
+}
