@@ -1,12 +1,12 @@
+// `lodestone schema`: the JSON Schema of lodestone.yaml on stdout, for editors.
 import type { Command } from "commander";
+import { configJsonSchema } from "../../config/index.ts";
 
-// Placeholder: replaced by the module that implements `lodestone schema`.
 export function register(program: Command): void {
   program
     .command("schema")
-    .description("(not implemented yet)")
+    .description("Print the JSON Schema of lodestone.yaml (for editor completion)")
     .action(() => {
-      process.stderr.write("lodestone schema: not implemented yet\n");
-      process.exitCode = 2;
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
 }

@@ -1,0 +1,516 @@
+// The zod schema of lodestone.yaml. Input: kebab-case keys, human durations,
+// "host:port" strings, omitted defaults. Output: the normalized Config of types.ts.
+//
+// Every object is strict (unknown keys are errors that list the allowed keys). The
+// checks here are the ones a single value can answer on its own; the ones that need
+// the whole file (references, duplicates, listen conflicts) live in semantic.ts.
+// The loader parses each named entry separately (see load.ts) so one bad entry does
+// not hide the errors of the others; `configSchema` composes the same pieces for the
+// JSON Schema export and for callers that already hold plain data.
+import * as z from "zod";
+import { isIpLiteral, parseListen } from "./address.ts";
+import { DURATION_PATTERN, formatDuration, MAX_DURATION_MS, parseDuration } from "./duration.ts";
+import { isPrime, MAX_MAGLEV_TABLE_SIZE, nextPrime, previousPrime } from "./prime.ts";
+import type {
+  AdminConfig,
+  BackendConfig,
+  Config,
+  FrontendConfig,
+  HealthCheckConfig,
+  RuntimeConfig,
+  ServiceConfig,
+  StatusRange,
+} from "./types.ts";
+
+// ---------------------------------------------------------------- kebab -> camel
+
+type KebabToCamel<S extends string> = S extends `${infer H}-${infer T}`
+  ? `${H}${Capitalize<KebabToCamel<T>>}`
+  : S;
+export type CamelKeys<T> = { [K in keyof T as K extends string ? KebabToCamel<K> : K]: T[K] };
+
+export function kebabToCamel(key: string): string {
+  return key.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Shallow key rename; nested objects are renamed by their own schemas. Undefined values are dropped. */
+export function camelKeys<T extends object>(o: T): CamelKeys<T> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[kebabToCamel(k)] = v;
+  return out as CamelKeys<T>;
+}
+
+/** Marker the loader uses to split an unknown-keys message into one issue per key. */
+export const ALLOWED_KEYS_MARKER = "allowed keys: ";
+
+/** A strict object whose unknown keys are reported with the list of allowed keys. */
+export function strictKebab<S extends z.ZodRawShape>(shape: S) {
+  const allowed = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code === "unrecognized_keys") {
+        const keys = iss.keys.map((k) => `"${k}"`).join(", ");
+        return `unknown key${iss.keys.length > 1 ? "s" : ""} ${keys}; ${ALLOWED_KEYS_MARKER}${allowed}`;
+      }
+      if (iss.code === "invalid_type") {
+        return iss.input === undefined
+          ? `required: a mapping with keys ${allowed}`
+          : `expected a mapping with keys ${allowed}`;
+      }
+      return undefined;
+    },
+  });
+}
+
+/** strictKebab + rename to camelCase: the building block of every section. */
+export function kebabObject<S extends z.ZodRawShape>(shape: S) {
+  return strictKebab(shape).transform((o) => camelKeys(o));
+}
+
+// ---------------------------------------------------------------- scalar pieces
+
+/** Names of healthchecks, backends, services, frontends and pools. No dots: they appear in key paths. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+export const NAME_RULE =
+  "a name of letters, digits, '-' and '_' (at most 63, starting with a letter or digit)";
+
+export const name = z.string().regex(NAME_PATTERN, { error: (iss) => `"${iss.input}" is not ${NAME_RULE}` });
+
+/** A reference to another entry by name; whether it exists is checked in semantic.ts. */
+const reference = z.string({
+  error: (iss) => (iss.input === undefined ? "required: a name" : "expected a name"),
+});
+
+export const duration = z
+  .string({
+    error: (iss) =>
+      typeof iss.input === "number"
+        ? `a bare number is not a duration: use a unit, e.g. ${iss.input}s or ${iss.input}ms`
+        : "expected a duration such as 2s, 500ms or 1m30s",
+  })
+  .regex(new RegExp(DURATION_PATTERN), {
+    error: (iss) => {
+      const r = parseDuration(String(iss.input));
+      return r.ok ? "expected a duration such as 2s, 500ms or 1m30s" : r.message;
+    },
+  })
+  .transform((s, ctx) => {
+    const r = parseDuration(s);
+    if (r.ok) return r.ms;
+    ctx.issues.push({ code: "custom", message: r.message, input: s });
+    return z.NEVER;
+  });
+
+export const positiveDuration = duration.refine((ms) => ms > 0, { error: "must be longer than 0s" });
+
+const portMessage = "expected a port number from 1 to 65535";
+export const port = z
+  .int({ error: portMessage })
+  .min(1, { error: portMessage })
+  .max(65535, { error: portMessage });
+
+export const ipAddress = z
+  .string({ error: "expected an IP address such as 127.0.0.1 or ::1" })
+  .refine(isIpLiteral, {
+    error: (iss) => `"${iss.input}" is not an IP address (v4 or v6; hostnames are not resolved)`,
+  });
+
+export const listen = z
+  .string({ error: 'expected "address:port", e.g. 127.0.0.1:8080 or "[::1]:8080"' })
+  .transform((s, ctx) => {
+    const r = parseListen(s);
+    if (r.ok) return r.value;
+    ctx.issues.push({ code: "custom", message: r.message, input: s });
+    return z.NEVER;
+  });
+
+function intIn(min: number, max: number, what = "an integer") {
+  const message = `expected ${what} from ${min} to ${max}`;
+  return z.int({ error: message }).min(min, { error: message }).max(max, { error: message });
+}
+
+const nonEmpty = (what: string) =>
+  z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}, got an empty string` });
+
+// ---------------------------------------------------------------- healthchecks
+
+export const HEALTHCHECK_DEFAULTS = {
+  interval: 2000,
+  timeout: 1000,
+  rise: 2,
+  fall: 3,
+  jitter: 0.1,
+  method: "GET",
+  path: "/",
+  expectStatus: [{ min: 200, max: 399 }] as StatusRange[],
+  verify: false,
+} as const;
+
+const timingShape = {
+  type: z.string(), // replaced per check type below; listed first so it leads the allowed keys
+  interval: positiveDuration.optional(),
+  "fast-interval": positiveDuration.optional(),
+  "down-interval": positiveDuration.optional(),
+  timeout: positiveDuration.optional(),
+  rise: intIn(1, 100).optional(),
+  fall: intIn(1, 100).optional(),
+  jitter: z
+    .number({ error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
+    .min(0, { error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
+    .max(0.5, { error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
+    .optional(),
+  port: port.optional(),
+};
+
+const statusItem = z.union([z.int(), z.string()]).transform((v, ctx): StatusRange => {
+  const bad = () => {
+    ctx.issues.push({
+      code: "custom",
+      message: `${JSON.stringify(v)} is not a status: expected e.g. 200, "200-399" or "2xx" (100 to 599)`,
+      input: v,
+    });
+    return z.NEVER;
+  };
+  let min: number;
+  let max: number;
+  if (typeof v === "number") {
+    min = max = v;
+  } else if (/^[1-5]xx$/i.test(v)) {
+    min = Number(v[0]) * 100;
+    max = min + 99;
+  } else {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(v.trim());
+    if (!m) return bad();
+    min = Number(m[1]);
+    max = m[2] === undefined ? min : Number(m[2]);
+  }
+  if (min < 100 || max > 599 || min > max) return bad();
+  return { min, max };
+});
+
+const expectStatus = z
+  .union([statusItem, z.array(statusItem).min(1)])
+  .transform((v) => (Array.isArray(v) ? v : [v]));
+
+const httpShape = {
+  ...timingShape,
+  method: z
+    .string()
+    .regex(/^[A-Z]+$/, { error: "expected an HTTP method in capitals, e.g. GET or HEAD" })
+    .optional(),
+  path: z
+    .string()
+    .regex(/^\/[^\s]*$/, { error: 'expected a request path starting with "/" and without spaces' })
+    .optional(),
+  host: z
+    .string()
+    .regex(/^[^\s/]+$/, { error: "expected a Host header value without spaces" })
+    .optional(),
+  "expect-status": expectStatus.optional(),
+  "expect-body": nonEmpty("a substring of the body").optional(),
+};
+
+/** Fill the timing defaults; the derived intervals follow the (possibly configured) interval. */
+function timing<
+  T extends { interval?: number; timeout?: number; fastInterval?: number; downInterval?: number },
+>(o: T & { rise?: number; fall?: number; jitter?: number }) {
+  const interval = o.interval ?? HEALTHCHECK_DEFAULTS.interval;
+  return {
+    ...o,
+    interval,
+    // A default timeout never exceeds the interval (a 500ms interval gets a 500ms timeout).
+    timeout: o.timeout ?? Math.min(HEALTHCHECK_DEFAULTS.timeout, interval),
+    fastInterval: o.fastInterval ?? Math.max(100, Math.floor(interval / 2)),
+    downInterval: o.downInterval ?? Math.min(interval * 2, MAX_DURATION_MS),
+    rise: o.rise ?? HEALTHCHECK_DEFAULTS.rise,
+    fall: o.fall ?? HEALTHCHECK_DEFAULTS.fall,
+    jitter: o.jitter ?? HEALTHCHECK_DEFAULTS.jitter,
+  };
+}
+
+function httpDefaults<T extends { method?: string; path?: string; expectStatus?: StatusRange[] }>(o: T) {
+  return {
+    ...o,
+    method: o.method ?? HEALTHCHECK_DEFAULTS.method,
+    path: o.path ?? HEALTHCHECK_DEFAULTS.path,
+    expectStatus: o.expectStatus ?? HEALTHCHECK_DEFAULTS.expectStatus,
+  };
+}
+
+export const tcpCheck = kebabObject({ ...timingShape, type: z.literal("tcp") }).transform((o) => timing(o));
+
+export const httpCheck = kebabObject({ ...httpShape, type: z.literal("http") }).transform((o) => ({
+  ...httpDefaults(timing(o)),
+  verify: false,
+}));
+
+export const httpsCheck = kebabObject({
+  ...httpShape,
+  type: z.literal("https"),
+  sni: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, { error: "expected a DNS name to send as SNI" })
+    .optional(),
+  verify: z.boolean({ error: "expected true or false" }).optional(),
+}).transform((o) => ({ ...httpDefaults(timing(o)), verify: o.verify ?? HEALTHCHECK_DEFAULTS.verify }));
+
+export const udpCheck = kebabObject({
+  ...timingShape,
+  type: z.literal("udp"),
+  send: z.string({
+    error: (iss) =>
+      iss.input === undefined
+        ? "a udp check needs `send`: the payload to send (UDP has no connection to test)"
+        : "expected the payload to send, as a string",
+  }),
+  expect: nonEmpty("a substring the reply must contain").optional(),
+}).transform((o) => timing(o));
+
+export const agentCheck = kebabObject({
+  ...timingShape,
+  type: z.literal("agent"),
+  port: z
+    .int({
+      error: (iss) =>
+        iss.input === undefined ? "an agent check needs `port`: the port the agent listens on" : portMessage,
+    })
+    .min(1, { error: portMessage })
+    .max(65535, { error: portMessage }),
+}).transform((o) => timing(o));
+
+export const HEALTHCHECK_TYPES = ["tcp", "http", "https", "udp", "agent"] as const;
+
+export const healthcheck = z.discriminatedUnion(
+  "type",
+  [tcpCheck, httpCheck, httpsCheck, udpCheck, agentCheck],
+  {
+    error: (iss) => {
+      if (iss.code !== "invalid_union") return undefined;
+      const input = (iss.input ?? {}) as Record<string, unknown>;
+      const got = typeof input === "object" ? input.type : undefined;
+      return got === undefined
+        ? `required: type, one of ${HEALTHCHECK_TYPES.join(", ")}`
+        : `unknown check type ${JSON.stringify(got)}: expected one of ${HEALTHCHECK_TYPES.join(", ")}`;
+    },
+  },
+);
+
+// ---------------------------------------------------------------- backends
+
+export const backend = kebabObject({
+  address: ipAddress,
+  port,
+  healthcheck: reference.optional(),
+});
+
+// ---------------------------------------------------------------- services
+
+export const ALGORITHMS = [
+  "round-robin",
+  "weighted-round-robin",
+  "least-connections",
+  "p2c",
+  "random",
+  "source-hash",
+  "maglev",
+] as const;
+
+export const SERVICE_DEFAULTS = {
+  algorithm: "round-robin",
+  tableSize: 65537,
+  seed: 0,
+  hashOn: "client-address",
+  weight: 100,
+} as const;
+
+const tableSize = z
+  .int({ error: "expected a prime number of slots, e.g. 65537" })
+  .min(2, { error: "expected a prime number of slots, e.g. 65537" })
+  .max(MAX_MAGLEV_TABLE_SIZE, {
+    error: `expected a prime of at most ${MAX_MAGLEV_TABLE_SIZE} slots, e.g. 65537`,
+  })
+  .refine(isPrime, {
+    error: (iss) => {
+      const n = Number(iss.input);
+      const below = previousPrime(n);
+      return `${n} is not prime (Maglev needs a prime table size): nearest primes are ${below ?? "-"} and ${nextPrime(n)}`;
+    },
+  });
+
+const member = kebabObject({ weight: intIn(0, 100, "an integer weight").optional() }).transform((o) => ({
+  weight: o.weight ?? SERVICE_DEFAULTS.weight,
+}));
+
+export const pool = kebabObject({
+  name,
+  backends: z
+    .record(z.string(), member, { error: "expected a mapping of backend name -> { weight }" })
+    .refine((r) => Object.keys(r).length > 0, { error: "a pool needs at least one backend" }),
+}).transform((o) => ({
+  name: o.name,
+  members: Object.entries(o.backends).map(([backend, m]) => ({ backend, weight: m.weight })),
+}));
+
+export const service = kebabObject({
+  algorithm: z
+    .enum(ALGORITHMS, { error: `expected one of ${ALGORITHMS.join(", ")}` })
+    .default(SERVICE_DEFAULTS.algorithm),
+  maglev: kebabObject({ "table-size": tableSize.optional(), seed: intIn(0, 2 ** 32 - 1).optional() })
+    .transform((o) => ({
+      tableSize: o.tableSize ?? SERVICE_DEFAULTS.tableSize,
+      seed: o.seed ?? SERVICE_DEFAULTS.seed,
+    }))
+    .prefault({}),
+  "hash-on": z
+    .enum(["client-address", "client-address-port"], {
+      error: "expected client-address or client-address-port",
+    })
+    .default(SERVICE_DEFAULTS.hashOn),
+  pools: z
+    .array(pool, { error: "expected a list of pools, e.g. - { name: primary, backends: { web-1: {} } }" })
+    .min(1, { error: "a service needs at least one pool" }),
+});
+
+// ---------------------------------------------------------------- frontends
+
+export const PROTOCOLS = ["tcp", "udp", "http", "https"] as const;
+
+export const FRONTEND_DEFAULTS = {
+  protocol: "tcp",
+  dataplane: "proxy",
+  connectTimeout: 3000,
+  idleTimeout: 300_000,
+  maxConnections: 0,
+  connectRetries: 2,
+  proxyProtocol: "none",
+  sessionTimeout: 30_000,
+  maxSessions: 65536,
+} as const;
+
+/**
+ * The frontend's fields, exported so L7 settings (routes, TLS: config/routes.ts) can be
+ * added here by replacing `routes` or spreading extra keys into a new kebabObject.
+ */
+export const frontendFields = {
+  listen,
+  protocol: z
+    .enum(PROTOCOLS, { error: `expected one of ${PROTOCOLS.join(", ")}` })
+    .default(FRONTEND_DEFAULTS.protocol),
+  service: reference,
+  dataplane: z.enum(["proxy"], { error: "expected proxy" }).default(FRONTEND_DEFAULTS.dataplane),
+  "connect-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.connectTimeout)),
+  "idle-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.idleTimeout)),
+  "max-connections": intIn(0, 10_000_000, "an integer (0 = unlimited)").default(
+    FRONTEND_DEFAULTS.maxConnections,
+  ),
+  "connect-retries": intIn(0, 10).default(FRONTEND_DEFAULTS.connectRetries),
+  "proxy-protocol": z
+    .enum(["none", "v1", "v2"], { error: "expected none, v1 or v2" })
+    .default(FRONTEND_DEFAULTS.proxyProtocol),
+  udp: kebabObject({
+    "session-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.sessionTimeout)),
+    "max-sessions": intIn(1, 10_000_000).default(FRONTEND_DEFAULTS.maxSessions),
+  }).prefault({}),
+  // Opaque until config/routes.ts owns the shape; each route must at least be a mapping.
+  routes: z
+    .array(z.record(z.string(), z.unknown(), { error: "expected a route mapping" }), {
+      error: "expected a list of routes",
+    })
+    .default([]),
+};
+
+export const frontend = kebabObject(frontendFields);
+
+// ---------------------------------------------------------------- admin, runtime
+
+export const ADMIN_DEFAULT_LISTEN = "127.0.0.1:9700";
+
+export const admin = kebabObject({
+  listen: listen.prefault(ADMIN_DEFAULT_LISTEN),
+  "token-file": nonEmpty("a file path").optional(),
+  "token-env": z
+    .string({ error: "expected an environment variable name" })
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      error: "expected an environment variable name, e.g. LODESTONE_TOKEN",
+    })
+    .optional(),
+}).prefault({});
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+
+export const RUNTIME_DEFAULTS = {
+  workers: 1,
+  minDelay: 0,
+  maxWait: 5000,
+  drainTimeout: 10_000,
+  logLevel: "info",
+} as const;
+
+export const runtime = kebabObject({
+  workers: z
+    .union([z.int().min(1).max(1024), z.literal("auto")], {
+      error: 'expected a number of workers (1 to 1024) or "auto"',
+    })
+    .default(RUNTIME_DEFAULTS.workers),
+  warmup: kebabObject({
+    "min-delay": duration.prefault(formatDuration(RUNTIME_DEFAULTS.minDelay)),
+    "max-wait": duration.prefault(formatDuration(RUNTIME_DEFAULTS.maxWait)),
+  }).prefault({}),
+  "drain-timeout": duration.prefault(formatDuration(RUNTIME_DEFAULTS.drainTimeout)),
+  "log-level": z
+    .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
+    .default(RUNTIME_DEFAULTS.logLevel),
+}).prefault({});
+
+// ---------------------------------------------------------------- the whole file
+
+/** The four named sections: each maps a name to an entry. */
+export const entrySchemas = {
+  healthchecks: healthcheck,
+  backends: backend,
+  services: service,
+  frontends: frontend,
+} as const;
+
+export type SectionName = keyof typeof entrySchemas;
+export const SECTION_NAMES = Object.keys(entrySchemas) as SectionName[];
+export const TOP_LEVEL_KEYS = [...SECTION_NAMES, "admin", "runtime"] as const;
+
+function withNames<T extends object>(r: Record<string, T>): Record<string, { name: string } & T> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { name: k, ...v }]));
+}
+
+function section<T extends z.ZodType<object>>(entry: T) {
+  // An empty section (`backends:` with nothing under it) is YAML null: treat it as empty.
+  return z
+    .record(name, entry, { error: "expected a mapping of name -> settings" })
+    .nullish()
+    .transform((r) => withNames((r ?? {}) as Record<string, z.output<T>>));
+}
+
+export const configSchema = strictKebab({
+  healthchecks: section(healthcheck),
+  backends: section(backend),
+  services: section(service),
+  frontends: section(frontend),
+  admin,
+  runtime,
+});
+
+// Compile-time contract: what the schema produces is exactly what everyone else consumes.
+type Assert<T extends true> = T;
+type Extends<A, B> = [A] extends [B] ? true : false;
+export type _OutputIsConfig = Assert<Extends<z.output<typeof configSchema>, Config>>;
+export type _EntryShapes = Assert<
+  Extends<
+    [
+      z.output<typeof healthcheck> & { name: string },
+      z.output<typeof backend> & { name: string },
+      z.output<typeof service> & { name: string },
+      z.output<typeof frontend> & { name: string },
+      z.output<typeof admin>,
+      z.output<typeof runtime>,
+    ],
+    [HealthCheckConfig, BackendConfig, ServiceConfig, FrontendConfig, AdminConfig, RuntimeConfig]
+  >
+>;

@@ -1,0 +1,179 @@
+// Checks that need the whole file: references between sections, duplicates, listen
+// conflicts, cross-field limits. Pure: takes the normalized (possibly partial) config
+// and returns issues with YAML key paths (kebab-case, as the user wrote them).
+//
+// References are checked on the raw document (see checkReferences) so that an entry
+// with a schema error still has its references checked, and a reference to a broken
+// entry is not also reported as dangling.
+import { formatHostPort, isLoopback, listenConflicts } from "./address.ts";
+import { formatDuration } from "./duration.ts";
+import { formatPath, type PathSegment, type PendingIssue } from "./issues.ts";
+import type { Config, HostPort } from "./types.ts";
+
+export interface SemanticInput {
+  /** The normalized config; entries that failed the schema are absent. */
+  config: Config;
+  /** False when admin/runtime failed the schema (their values in `config` are then defaults, not checked). */
+  adminParsed: boolean;
+  runtimeParsed: boolean;
+}
+
+/** "a, b, c" (at most 8, then "..."), or "none are defined" — for dangling-reference hints. */
+function known(names: ReadonlySet<string>): string {
+  if (names.size === 0) return "none are defined";
+  const list = [...names].sort();
+  return list.length > 8 ? `${list.slice(0, 8).join(", ")}, ...` : list.join(", ");
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The names written in a section of the raw document. */
+function namesOf(raw: Record<string, unknown>, section: string): Set<string> {
+  const v = raw[section];
+  return new Set(isObject(v) ? Object.keys(v) : []);
+}
+
+/**
+ * References between sections, read from the raw document (not the normalized config)
+ * so they are reported even for entries that have schema errors of their own:
+ * backend -> healthcheck, pool member -> backend, frontend -> service; plus a backend
+ * twice in one service and duplicate pool names.
+ */
+export function checkReferences(raw: Record<string, unknown>): PendingIssue[] {
+  const issues: PendingIssue[] = [];
+  const add = (path: PathSegment[], message: string, at: "key" | "value" = "value") =>
+    issues.push({ path, message, at });
+  const healthchecks = namesOf(raw, "healthchecks");
+  const backends = namesOf(raw, "backends");
+  const services = namesOf(raw, "services");
+
+  const entries = (section: string) => (isObject(raw[section]) ? Object.entries(raw[section]) : []);
+
+  for (const [name, be] of entries("backends")) {
+    if (isObject(be) && typeof be.healthcheck === "string" && !healthchecks.has(be.healthcheck)) {
+      add(
+        ["backends", name, "healthcheck"],
+        `unknown healthcheck "${be.healthcheck}" (healthchecks: ${known(healthchecks)})`,
+      );
+    }
+  }
+
+  for (const [name, svc] of entries("services")) {
+    if (!isObject(svc) || !Array.isArray(svc.pools)) continue;
+    const seenIn = new Map<string, string>();
+    const poolNames = new Map<string, number>();
+    svc.pools.forEach((pool: unknown, p: number) => {
+      if (!isObject(pool)) return;
+      if (typeof pool.name === "string") {
+        const first = poolNames.get(pool.name);
+        if (first !== undefined) {
+          add(
+            ["services", name, "pools", p, "name"],
+            `pool name "${pool.name}" is already used by ${formatPath(["services", name, "pools", first])}`,
+          );
+        } else {
+          poolNames.set(pool.name, p);
+        }
+      }
+      if (!isObject(pool.backends)) return;
+      const poolLabel = typeof pool.name === "string" ? `pool "${pool.name}"` : `pools[${p}]`;
+      for (const member of Object.keys(pool.backends)) {
+        const path: PathSegment[] = ["services", name, "pools", p, "backends", member];
+        if (!backends.has(member)) {
+          add(path, `unknown backend "${member}" (backends: ${known(backends)})`, "key");
+        }
+        const prev = seenIn.get(member);
+        if (prev !== undefined) {
+          add(
+            path,
+            `backend "${member}" is already in ${prev} of this service: a backend may appear once per service`,
+            "key",
+          );
+        } else {
+          seenIn.set(member, poolLabel);
+        }
+      }
+    });
+  }
+
+  for (const [name, fe] of entries("frontends")) {
+    if (isObject(fe) && typeof fe.service === "string" && !services.has(fe.service)) {
+      add(["frontends", name, "service"], `unknown service "${fe.service}" (services: ${known(services)})`);
+    }
+  }
+  return issues;
+}
+
+/** Cross-field and cross-entry checks on the normalized config (entries that passed the schema). */
+export function checkSemantics(input: SemanticInput): PendingIssue[] {
+  const { config } = input;
+  const issues: PendingIssue[] = [];
+  const add = (path: PathSegment[], message: string, at: "key" | "value" = "value") =>
+    issues.push({ path, message, at });
+
+  for (const [name, hc] of Object.entries(config.healthchecks)) {
+    if (hc.timeout > hc.interval) {
+      add(
+        ["healthchecks", name, "timeout"],
+        `timeout ${formatDuration(hc.timeout)} exceeds interval ${formatDuration(hc.interval)}: a probe must finish before the next one starts`,
+      );
+    }
+  }
+
+  for (const [name, svc] of Object.entries(config.services)) {
+    const count = new Set(svc.pools.flatMap((p) => p.members.map((m) => m.backend))).size;
+    if (svc.maglev.tableSize < count) {
+      add(
+        ["services", name, "maglev", "table-size"],
+        `table-size ${svc.maglev.tableSize} is smaller than this service's ${count} backends: Maglev needs a prime well above the backend count, e.g. 65537`,
+      );
+    }
+  }
+
+  // Listen conflicts: tcp, http and https (and the admin API) share the TCP port space; udp has its own.
+  const taken: { space: "tcp" | "udp"; at: HostPort; path: PathSegment[] }[] = [];
+  const claim = (space: "tcp" | "udp", at: HostPort, path: PathSegment[]) => {
+    const clash = taken.find((t) => t.space === space && listenConflicts(t.at, at));
+    if (clash) {
+      add(
+        path,
+        `${space} ${formatHostPort(at)} conflicts with ${formatPath(clash.path)} (${formatHostPort(clash.at)}): both would bind the same ${space} port`,
+      );
+    } else {
+      taken.push({ space, at, path });
+    }
+  };
+  for (const [name, fe] of Object.entries(config.frontends)) {
+    if (fe.routes.length > 0 && fe.protocol !== "http" && fe.protocol !== "https") {
+      add(
+        ["frontends", name, "routes"],
+        `routes need protocol http or https (this frontend is ${fe.protocol})`,
+      );
+    }
+    claim(fe.protocol === "udp" ? "udp" : "tcp", fe.listen, ["frontends", name, "listen"]);
+  }
+
+  if (input.adminParsed) {
+    const a = config.admin;
+    claim("tcp", a.listen, ["admin", "listen"]);
+    if (!isLoopback(a.listen.host) && a.tokenFile === undefined && a.tokenEnv === undefined) {
+      add(
+        ["admin", "listen"],
+        `admin API on non-loopback ${formatHostPort(a.listen)} without token-file or token-env: lodestone refuses to start with an unauthenticated API on the network (set one, or listen on 127.0.0.1)`,
+      );
+    }
+  }
+
+  if (input.runtimeParsed) {
+    const w = config.runtime.warmup;
+    if (w.minDelay > w.maxWait) {
+      add(
+        ["runtime", "warmup", "min-delay"],
+        `min-delay ${formatDuration(w.minDelay)} exceeds max-wait ${formatDuration(w.maxWait)}`,
+      );
+    }
+  }
+
+  return issues;
+}
