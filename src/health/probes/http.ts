@@ -47,7 +47,18 @@ export function probeHttp(target: ProbeTarget, check: HttpCheck, signal: AbortSi
     } else {
       req = httpRequest(options);
     }
-    req.on("error", (err) => settle(false, describeError(err)));
+    let secured = check.type !== "https";
+    req.on("socket", (socket) => socket.once("secureConnect", () => (secured = true)));
+    req.on("error", (err) => {
+      const reason = describeError(err);
+      // Name handshake failures as such (a plain-HTTP port answering https, a TLS version mismatch...).
+      settle(
+        false,
+        secured || reason.startsWith("tls ") || reason.startsWith("connect ")
+          ? reason
+          : `tls handshake failed: ${reason}`,
+      );
+    });
     req.on("response", (res: IncomingMessage) => onResponse(res, check, settle));
     req.end();
     return () => req.destroy();
