@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 # One list, one place. Each entry is needed by the test suite or bench/:
 #   curl, openssl      - tests drive lodestone with curl and generate TLS certificates
 #   haproxy, nginx, wrk - bench/ peers, bench backends and load generator
+#   libnginx-mod-stream - NGINX's stream{} (L4 TCP proxy) module, for the bench's L4 scenarios
 #   iproute2, procps    - network namespaces for packet-path tests; ps/pkill in scripts
 #   clang, llvm         - compile the XDP program (src/dataplane/xdp/bpf) to BPF bytecode
 #   libbpf-dev          - bpf_helpers.h for that build, and libbpf.so.1 the loader calls through koffi
 #   bpftool             - XDP tests check the verifier and inspect maps/links with it
-packages=(curl openssl haproxy nginx wrk iproute2 procps clang llvm libbpf-dev bpftool)
+packages=(curl openssl haproxy nginx wrk libnginx-mod-stream iproute2 procps clang llvm libbpf-dev bpftool)
 
 missing=()
 for p in "${packages[@]}"; do

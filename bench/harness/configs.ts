@@ -1,0 +1,165 @@
+// Configuration text for every process the benchmark starts: the NGINX backends and the
+// three contenders, each configured equivalently (same two backends, round-robin,
+// keep-alive to the backends where the contender has it, same worker count).
+// Pure: takes ports and paths, returns file contents; the harness writes and runs them.
+import type { ProxyMode } from "./scenarios.ts";
+import { SMALL_BODY } from "./scenarios.ts";
+
+export interface ProxySetup {
+  mode: ProxyMode;
+  /** Address everything listens on and connects to (loopback). */
+  host: string;
+  /** Port the contender listens on. */
+  listenPort: number;
+  /** Backend ports, in order b1, b2, ... */
+  backendPorts: readonly number[];
+  /** Worker processes (NGINX, lodestone) or threads (HAProxy). */
+  workers: number;
+}
+
+/** Directives shared by every NGINX we start, so none of them touches the system's paths. */
+function nginxCommon(prefix: string, workers: number): string {
+  return [
+    `worker_processes ${workers};`,
+    "daemon off;",
+    "master_process on;",
+    `pid ${prefix}/nginx.pid;`,
+    `error_log ${prefix}/error.log warn;`,
+    // Within the 20,000 open files this machine allows (and the 4,000 HAProxy gets below).
+    "worker_rlimit_nofile 16384;",
+    "events { worker_connections 4096; multi_accept on; }",
+  ].join("\n");
+}
+
+function nginxHttpCommon(prefix: string): string {
+  // Debian's build puts temp paths under /var/lib/nginx; keep ours in the prefix.
+  return [
+    "  access_log off;",
+    `  client_body_temp_path ${prefix}/tmp-body;`,
+    `  proxy_temp_path ${prefix}/tmp-proxy;`,
+    `  fastcgi_temp_path ${prefix}/tmp-fastcgi;`,
+    `  uwsgi_temp_path ${prefix}/tmp-uwsgi;`,
+    `  scgi_temp_path ${prefix}/tmp-scgi;`,
+    // wrk keeps its connections for the whole run; NGINX's default of 1000 requests per
+    // connection would make it reconnect while HAProxy and lodestone do not.
+    "  keepalive_requests 10000000;",
+    "  keepalive_timeout 120s;",
+  ].join("\n");
+}
+
+/**
+ * The backends: one NGINX with one server block per port, each serving a 64-byte body at
+ * any path and a 1 MiB static file at /1m (written by the harness into docRoot/1m).
+ */
+export function backendNginxConf(o: {
+  host: string;
+  ports: readonly number[];
+  docRoot: string;
+  prefix: string;
+  workers: number;
+}): string {
+  const servers = o.ports.map(
+    (port) => `  server {
+    listen ${o.host}:${port} reuseport backlog=4096;
+    location = /1m { root ${o.docRoot}; default_type application/octet-stream; }
+    location / { default_type text/plain; return 200 "${SMALL_BODY}"; }
+  }`,
+  );
+  return `${nginxCommon(o.prefix, o.workers)}
+http {
+${nginxHttpCommon(o.prefix)}
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+${servers.join("\n")}
+}
+`;
+}
+
+/** NGINX as the contender: http{} reverse proxy for L7, stream{} for L4. */
+export function nginxProxyConf(s: ProxySetup, prefix: string, streamModulePath?: string): string {
+  const servers = s.backendPorts.map((p) => `    server ${s.host}:${p};`).join("\n");
+  if (s.mode === "tcp") {
+    const load = streamModulePath ? `load_module ${streamModulePath};\n` : "";
+    return `${load}${nginxCommon(prefix, s.workers)}
+stream {
+  upstream bench {
+${servers}
+  }
+  server {
+    listen ${s.host}:${s.listenPort} reuseport backlog=4096;
+    proxy_pass bench;
+    proxy_connect_timeout 5s;
+  }
+}
+`;
+  }
+  return `${nginxCommon(prefix, s.workers)}
+http {
+${nginxHttpCommon(prefix)}
+  upstream bench {
+${servers}
+    keepalive 256;
+    keepalive_requests 10000000;
+  }
+  server {
+    listen ${s.host}:${s.listenPort} reuseport backlog=4096;
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      # Never spool a 1 MiB response to disk: the other contenders stream it.
+      proxy_max_temp_file_size 0;
+    }
+  }
+}
+`;
+}
+
+/** HAProxy as the contender (run with -db, foreground). */
+export function haproxyConf(s: ProxySetup): string {
+  const servers = s.backendPorts.map((p, i) => `  server b${i + 1} ${s.host}:${p}`).join("\n");
+  const l7 = s.mode === "http";
+  return `global
+  nbthread ${s.workers}
+  # HAProxy needs ~2 fds per connection; this stays within a 20,000 open-file limit.
+  maxconn 4000
+
+defaults
+  mode ${s.mode}
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+${l7 ? "  timeout http-keep-alive 60s\n  http-reuse always\n" : ""}
+frontend bench
+  bind ${s.host}:${s.listenPort}
+  default_backend bench
+
+backend bench
+  balance roundrobin
+${servers}
+`;
+}
+
+/** lodestone's own config (see DESIGN.md); protocol http for L7 scenarios, tcp for L4. */
+export function lodestoneYaml(s: ProxySetup, adminPort: number): string {
+  const names = s.backendPorts.map((_, i) => `b${i + 1}`);
+  const backends = s.backendPorts
+    .map((p, i) => `  ${names[i]}: { address: ${s.host}, port: ${p} }`)
+    .join("\n");
+  const members = names.map((n) => `${n}: {}`).join(", ");
+  return `# Generated by bench/run.ts
+backends:
+${backends}
+services:
+  bench: { algorithm: round-robin, pools: [ { name: main, backends: { ${members} } } ] }
+frontends:
+  bench: { listen: "${hostPort(s.host, s.listenPort)}", protocol: ${s.mode}, service: bench }
+admin: { listen: "${hostPort(s.host, adminPort)}" }
+runtime: { workers: ${s.workers}, log-level: warn }
+`;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
