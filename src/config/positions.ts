@@ -29,7 +29,9 @@ function deref(doc: Document, node: unknown): AnyNode {
 }
 
 function keyText(key: unknown): string | undefined {
-  return isScalar(key) ? String(key.value) : undefined;
+  if (!isScalar(key)) return undefined;
+  // With merge keys on, `<<` is parsed to a Symbol, not the string "<<".
+  return typeof key.value === "symbol" ? "<<" : String(key.value);
 }
 
 /** The pair holding `key` in a map, looking through `<<` merge keys (nearest first). */

@@ -162,35 +162,49 @@ const timingShape = {
   port: port.optional(),
 };
 
-const statusItem = z.union([z.int(), z.string()]).transform((v, ctx): StatusRange => {
-  const bad = () => {
-    ctx.issues.push({
-      code: "custom",
-      message: `${JSON.stringify(v)} is not a status: expected e.g. 200, "200-399" or "2xx" (100 to 599)`,
-      input: v,
-    });
-    return z.NEVER;
-  };
+/** 200, "200-399" or "2xx" -> a status range; null when it is not one (100..599, min <= max). */
+export function parseStatusRange(v: number | string): StatusRange | null {
   let min: number;
   let max: number;
   if (typeof v === "number") {
     min = max = v;
-  } else if (/^[1-5]xx$/i.test(v)) {
-    min = Number(v[0]) * 100;
+  } else if (/^[1-5]xx$/i.test(v.trim())) {
+    min = Number(v.trim()[0]) * 100;
     max = min + 99;
   } else {
     const m = /^(\d{3})(?:-(\d{3}))?$/.exec(v.trim());
-    if (!m) return bad();
+    if (!m) return null;
     min = Number(m[1]);
     max = m[2] === undefined ? min : Number(m[2]);
   }
-  if (min < 100 || max > 599 || min > max) return bad();
-  return { min, max };
+  return Number.isInteger(min) && min >= 100 && max <= 599 && min <= max ? { min, max } : null;
+}
+
+const statusItem = z.union([z.int(), z.string()], {
+  error: 'expected a status such as 200, "200-399" or "2xx"',
 });
 
 const expectStatus = z
-  .union([statusItem, z.array(statusItem).min(1)])
-  .transform((v) => (Array.isArray(v) ? v : [v]));
+  .union([statusItem, z.array(statusItem).min(1, { error: "expected at least one status" })], {
+    error: 'expected a status or a list of statuses, e.g. [200, "300-399"]',
+  })
+  .transform((v, ctx): StatusRange[] => {
+    const items = Array.isArray(v) ? v : [v];
+    const out: StatusRange[] = [];
+    items.forEach((item, i) => {
+      const range = parseStatusRange(item);
+      if (range) out.push(range);
+      else {
+        ctx.issues.push({
+          code: "custom",
+          message: `${JSON.stringify(item)} is not a status: expected e.g. 200, "200-399" or "2xx" (100 to 599)`,
+          input: item,
+          path: Array.isArray(v) ? [i] : [],
+        });
+      }
+    });
+    return out.length === items.length ? out : z.NEVER;
+  });
 
 const httpShape = {
   ...timingShape,
