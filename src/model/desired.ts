@@ -36,6 +36,22 @@ export interface DesiredFrontend {
   maglev: Int32Array | null;
   maglevSeed: number;
   settings: FrontendConfig;
+  /**
+   * L7 only: the other services that routes of this frontend forward to, keyed by
+   * service name, each computed exactly like the frontend's own service. Absent when
+   * no route names another service.
+   */
+  routeServices?: Record<string, DesiredService>;
+}
+
+/** A service's balancing inputs, as a route target of an L7 frontend. */
+export interface DesiredService {
+  algorithm: Algorithm;
+  hashOn: "client-address" | "client-address-port";
+  activePool: number;
+  backends: DesiredBackend[];
+  maglev: Int32Array | null;
+  maglevSeed: number;
 }
 
 export interface DesiredState {

@@ -1,0 +1,378 @@
+// L7 settings of an http/https frontend: ordered routes, HTTP limits and timeouts,
+// and TLS. YAML uses kebab-case; the schemas here turn it into the camelCase
+// shapes below, which the L7 dataplane (dataplane/proxy/http) consumes as is.
+//
+// Routes are evaluated in order, first match wins; a request no route matches goes
+// to the frontend's own service. Regexes are checked here (they must compile) and
+// compiled again by the dataplane's router: config stays plain, serializable data.
+import { isIP } from "node:net";
+import * as z from "zod";
+import { parseDuration } from "./duration.ts";
+
+// ---------------------------------------------------------------- types
+
+/** A condition on a named header, query parameter or cookie. Exactly one of present/equals/regex. */
+export interface FieldMatch {
+  name: string;
+  /** true: the field must be present; false: it must be absent. */
+  present?: boolean;
+  equals?: string;
+  /** JavaScript regex source, unanchored (use ^...$ to anchor). */
+  regex?: string;
+}
+
+/** Every condition given must hold (AND). An empty match matches every request. */
+export interface RouteMatch {
+  /** Any of these hosts: exact ("api.example.com") or wildcard ("*.example.com"); port ignored. */
+  host?: string[];
+  /** Exact path (query excluded). */
+  path?: string;
+  /** Path starts with this. */
+  pathPrefix?: string;
+  /** Path matches this regex. */
+  pathRegex?: string;
+  /** Any of these methods (uppercase). */
+  method?: string[];
+  header?: FieldMatch[];
+  query?: FieldMatch[];
+  cookie?: FieldMatch[];
+  /** Client address within any of these CIDRs, e.g. 10.0.0.0/8 or ::1/128. */
+  clientCidr?: string[];
+  /** Must NOT match. */
+  not?: RouteMatch;
+}
+
+export interface ForwardAction {
+  type: "forward";
+  service: string;
+  /** Replace the matched path-prefix with this prefix before forwarding. */
+  rewritePrefix?: string;
+}
+
+export interface RedirectAction {
+  type: "redirect";
+  status: 301 | 302 | 303 | 307 | 308;
+  /**
+   * Location template: {scheme}, {host} (as sent, port included), {hostname}, {path},
+   * {query} (without "?"), {uri} (path plus "?query" when there is one), {suffix}
+   * (the path after the matched path-prefix).
+   */
+  location: string;
+}
+
+export interface RespondAction {
+  type: "respond";
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface RejectAction {
+  type: "reject";
+  /** An HTTP status (403 by default), or 0 to close the connection without a response. */
+  status: number;
+}
+
+export type RouteAction = ForwardAction | RedirectAction | RespondAction | RejectAction;
+
+export interface Route {
+  /** "routes[i]" unless given a name; shows up in logs and metrics. */
+  name: string;
+  match: RouteMatch;
+  action: RouteAction;
+}
+
+export interface HttpSettings {
+  /** Whole request head must arrive within this, ms (slowloris guard; 408). */
+  requestHeadTimeout: number;
+  /** Idle client keep-alive connections are closed after this, ms. */
+  keepAliveTimeout: number;
+  /** Backend must start its response within this after the request was sent, ms (504). */
+  responseTimeout: number;
+  maxRequestLine: number;
+  maxHeaderBytes: number;
+  maxHeaders: number;
+  /** Idle keep-alive connections kept per backend. 0 disables upstream reuse. */
+  upstreamMaxIdle: number;
+  /** Idle upstream connections are closed after this, ms (below the backends' own keep-alive timeout). */
+  upstreamIdleTimeout: number;
+}
+
+export interface TlsCertificate {
+  /** PEM certificate chain file. */
+  cert: string;
+  /** PEM private key file. */
+  key: string;
+}
+
+export interface TlsSettings {
+  /** First is the default; others are chosen by SNI against their certificate names. */
+  certificates: TlsCertificate[];
+  minVersion: "TLSv1.2" | "TLSv1.3";
+  /** ALPN protocols offered, in preference order. */
+  alpn: string[];
+}
+
+/** What an http/https frontend adds to FrontendConfig. */
+export interface HttpFrontendSettings {
+  routes: Route[];
+  http: HttpSettings;
+  tls?: TlsSettings;
+}
+
+export const HTTP_DEFAULTS: HttpSettings = {
+  requestHeadTimeout: 10_000,
+  keepAliveTimeout: 60_000,
+  responseTimeout: 60_000,
+  maxRequestLine: 8192,
+  maxHeaderBytes: 65536,
+  maxHeaders: 100,
+  upstreamMaxIdle: 64,
+  upstreamIdleTimeout: 4000,
+};
+
+// ---------------------------------------------------------------- schema pieces
+
+function kebabToCamel(key: string): string {
+  return key.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function camel(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[kebabToCamel(k)] = v;
+  return out;
+}
+
+function strict<S extends z.ZodRawShape>(shape: S) {
+  const allowed = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code === "unrecognized_keys") {
+        return `unknown key${iss.keys.length > 1 ? "s" : ""} ${iss.keys.map((k) => `"${k}"`).join(", ")}; allowed keys: ${allowed}`;
+      }
+      if (iss.code === "invalid_type") return `expected a mapping with keys ${allowed}`;
+      return undefined;
+    },
+  });
+}
+
+const durationMs = z.string({ error: "expected a duration such as 2s or 500ms" }).transform((s, ctx) => {
+  const r = parseDuration(s);
+  if (r.ok && r.ms > 0) return r.ms;
+  ctx.issues.push({ code: "custom", message: r.ok ? "must be longer than 0s" : r.message, input: s });
+  return z.NEVER;
+});
+
+const regexSource = z.string({ error: "expected a regular expression" }).refine(
+  (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `${JSON.stringify(iss.input)} is not a valid regular expression` },
+);
+
+const oneOrMany = <T extends z.ZodType>(item: T) =>
+  z.union([item, z.array(item).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+const HOST_PATTERN =
+  /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$|^\[[0-9a-fA-F:.]+\]$|^[0-9.]+$/;
+const hostPattern = z
+  .string({ error: 'expected a host name such as "api.example.com" or "*.example.com"' })
+  .regex(HOST_PATTERN, { error: (iss) => `"${iss.input}" is not a host name or "*.domain" wildcard` })
+  .transform((s) => s.toLowerCase().replace(/\.$/, ""));
+
+const pathString = z.string({ error: 'expected a path starting with "/"' }).regex(/^\/[\x21-\x7e]*$/, {
+  error: (iss) => `"${iss.input}" is not a path: it must start with "/" and hold no spaces`,
+});
+
+const methodName = z
+  .string({ error: "expected an HTTP method such as GET" })
+  .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: (iss) => `"${iss.input}" is not an HTTP method` })
+  .transform((s) => s.toUpperCase());
+
+const cidr = z.string({ error: "expected a CIDR such as 10.0.0.0/8" }).refine((s) => parseCidrOk(s), {
+  error: (iss) => `"${iss.input}" is not a CIDR (e.g. 10.0.0.0/8, 192.0.2.1, ::1/128)`,
+});
+
+function parseCidrOk(s: string): boolean {
+  const [addr, bits, ...rest] = s.split("/");
+  if (rest.length > 0) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const fieldMatch = strict({
+  name: z.string({ error: "expected a field name" }).min(1),
+  present: z.boolean({ error: "expected true or false" }).optional(),
+  equals: z.string({ error: "expected a string" }).optional(),
+  regex: regexSource.optional(),
+}).check((ctx) => {
+  const n =
+    Number(ctx.value.present !== undefined) +
+    Number(ctx.value.equals !== undefined) +
+    Number(ctx.value.regex !== undefined);
+  if (n !== 1) {
+    ctx.issues.push({
+      code: "custom",
+      message: "give exactly one of present, equals, regex",
+      input: ctx.value,
+    });
+  }
+});
+
+const matchShape = {
+  host: oneOrMany(hostPattern).optional(),
+  path: pathString.optional(),
+  "path-prefix": pathString.optional(),
+  "path-regex": regexSource.optional(),
+  method: oneOrMany(methodName).optional(),
+  header: oneOrMany(fieldMatch).optional(),
+  query: oneOrMany(fieldMatch).optional(),
+  cookie: oneOrMany(fieldMatch).optional(),
+  "client-cidr": oneOrMany(cidr).optional(),
+};
+
+type MatchInput = { [K in keyof typeof matchShape]?: z.output<(typeof matchShape)[K]> } & {
+  not?: MatchInput;
+};
+
+export const routeMatchSchema: z.ZodType<RouteMatch, unknown> = z.lazy(() =>
+  strict({ ...matchShape, not: routeMatchSchema.optional() }).transform(
+    (o) => camel(o as MatchInput) as RouteMatch,
+  ),
+);
+
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308] as const;
+
+const redirectSchema = strict({
+  location: z.string({ error: "expected a location such as https://{host}{uri}" }).min(1),
+  status: z
+    .union(
+      REDIRECT_STATUSES.map((s) => z.literal(s)),
+      { error: "expected 301, 302, 303, 307 or 308" },
+    )
+    .default(302),
+});
+
+const respondSchema = strict({
+  status: z.int({ error: "expected a status from 200 to 599" }).min(200).max(599).default(200),
+  headers: z
+    .record(
+      z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: "not a header name" }),
+      z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { error: "header values hold no control characters" }),
+    )
+    .default({}),
+  body: z.string({ error: "expected a string" }).default(""),
+});
+
+const rejectSchema = z.union(
+  [
+    z.literal("close"),
+    strict({ status: z.int({ error: "expected a status from 400 to 599" }).min(400).max(599).default(403) }),
+  ],
+  { error: 'expected "close" or { status: 403 }' },
+);
+
+const routeInput = strict({
+  name: z.string({ error: "expected a route name" }).min(1).optional(),
+  match: routeMatchSchema.optional(),
+  service: z.string({ error: "expected a service name" }).min(1).optional(),
+  "rewrite-prefix": pathString.optional(),
+  redirect: redirectSchema.optional(),
+  respond: respondSchema.optional(),
+  reject: rejectSchema.optional(),
+});
+
+function toRoute(o: z.output<typeof routeInput>, index: number, ctx: z.RefinementCtx): Route {
+  const actions = ["service", "redirect", "respond", "reject"].filter(
+    (k) => o[k as keyof typeof o] !== undefined,
+  );
+  if (actions.length !== 1) {
+    ctx.issues.push({
+      code: "custom",
+      message: `a route needs exactly one action: service, redirect, respond or reject (got ${actions.length === 0 ? "none" : actions.join(", ")})`,
+      input: o,
+    });
+    return z.NEVER;
+  }
+  const match = o.match ?? {};
+  if (o["rewrite-prefix"] !== undefined && (o.service === undefined || match.pathPrefix === undefined)) {
+    ctx.issues.push({
+      code: "custom",
+      message: "rewrite-prefix needs a service action and a path-prefix match (it replaces that prefix)",
+      input: o,
+    });
+    return z.NEVER;
+  }
+  let action: RouteAction;
+  if (o.service !== undefined) {
+    action = { type: "forward", service: o.service };
+    if (o["rewrite-prefix"] !== undefined) action.rewritePrefix = o["rewrite-prefix"];
+  } else if (o.redirect !== undefined) {
+    action = { type: "redirect", status: o.redirect.status, location: o.redirect.location };
+  } else if (o.respond !== undefined) {
+    action = { type: "respond", status: o.respond.status, headers: o.respond.headers, body: o.respond.body };
+  } else {
+    const r = o.reject!;
+    action = { type: "reject", status: r === "close" ? 0 : r.status };
+  }
+  return { name: o.name ?? `routes[${index}]`, match, action };
+}
+
+/** `routes:` of a frontend: a list of routes, normalized to Route[]. */
+export const routesSchema = z
+  .array(routeInput, { error: "expected a list of routes" })
+  .transform((list, ctx) => list.map((o, i) => toRoute(o, i, ctx)));
+
+const sizeInt = (min: number, max: number) =>
+  z
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
+
+/** `http:` of a frontend: limits and timeouts, defaults filled in. */
+export const httpSettingsSchema = strict({
+  "request-head-timeout": durationMs.optional(),
+  "keep-alive-timeout": durationMs.optional(),
+  "response-timeout": durationMs.optional(),
+  "max-request-line": sizeInt(256, 1 << 20).optional(),
+  "max-header-bytes": sizeInt(1024, 1 << 24).optional(),
+  "max-headers": sizeInt(1, 10_000).optional(),
+  "upstream-max-idle": sizeInt(0, 100_000).optional(),
+  "upstream-idle-timeout": durationMs.optional(),
+})
+  .prefault({})
+  .transform((o): HttpSettings => ({ ...HTTP_DEFAULTS, ...(camel(o) as Partial<HttpSettings>) }));
+
+/** `tls:` of an https frontend. Files are read when the listener starts. */
+export const tlsSettingsSchema = strict({
+  certificates: z
+    .array(strict({ cert: z.string().min(1), key: z.string().min(1) }), {
+      error: "expected a list of { cert: file.pem, key: key.pem }",
+    })
+    .min(1, { error: "an https frontend needs at least one certificate" }),
+  "min-version": z.enum(["TLSv1.2", "TLSv1.3"], { error: "expected TLSv1.2 or TLSv1.3" }).default("TLSv1.2"),
+  alpn: z.array(z.enum(["http/1.1", "h2"])).default(["http/1.1"]),
+}).transform((o): TlsSettings => camel(o) as unknown as TlsSettings);
+
+/**
+ * The L7 keys of a frontend (spread into the frontend's own strict object by the
+ * config schema): `routes`, `http`, `tls`.
+ */
+export const httpFrontendFields = {
+  routes: routesSchema.default([]),
+  http: httpSettingsSchema,
+  tls: tlsSettingsSchema.optional(),
+};
+
+/** The L7 keys on their own, as one object (for tests and tools). */
+export const httpFrontendSchema = strict(httpFrontendFields).transform(
+  (o): HttpFrontendSettings =>
+    (o.tls === undefined ? { routes: o.routes, http: o.http } : o) as HttpFrontendSettings,
+);

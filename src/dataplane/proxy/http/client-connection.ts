@@ -1,0 +1,765 @@
+// One client connection of an L7 frontend: reads request heads, routes, forwards
+// each request to a backend over a pooled upstream connection, streams bodies both
+// ways with backpressure (never buffering a whole body), and streams the response
+// back. Exchanges on one connection are strictly sequential: pipelined requests wait
+// (the socket is paused) until the previous response is complete.
+//
+// The request and the response advance independently (a backend may answer before
+// the upload ends), so each side has its own state; the exchange ends when both are
+// done, or early with the connection closed when they cannot be resynchronised.
+import type { Socket } from "node:net";
+import type { FlowKey } from "../../../balance/types.ts";
+import { ChunkedDecoder, DEFAULT_CHUNKED_LIMITS } from "./chunked.ts";
+import { forwardRequestHead, forwardResponseHead } from "./forward-head.ts";
+import { HeadScanner } from "./head-scanner.ts";
+import type { HttpListener } from "./listener.ts";
+import { buildResponse, errorBody, errorResponse, reasonPhrase } from "./local-response.ts";
+import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from "./message-head.ts";
+import { REQUEST_SCAN_ERRORS, RESPONSE_SCAN_ERRORS } from "./parse.ts";
+import { expandLocation, normalizeClientAddress, rewritePath } from "./router.ts";
+import { HttpParseError } from "./syntax.ts";
+import type { ServiceTarget } from "./targets.ts";
+import { Upstream, type UpstreamOwner } from "./upstream.ts";
+
+// Request side.
+const REQ_HEAD = 0; // waiting for / reading a request head
+const REQ_CONNECTING = 1; // head parsed, choosing and connecting to a backend
+const REQ_BODY = 2; // streaming the request body
+const REQ_DONE = 3; // request completely sent
+const REQ_TUNNEL = 4; // after a 101: raw bytes both ways
+
+// Response side.
+const RES_NONE = 0;
+const RES_HEAD = 1;
+const RES_BODY = 2;
+const RES_DONE = 3;
+const RES_TUNNEL = 4;
+
+// The one timer a connection needs at a time.
+const T_NONE = 0;
+const T_HEAD = 1; // request head must complete (slowloris guard) -> 408
+const T_IDLE = 2; // keep-alive idle between requests -> close quietly
+const T_CONNECT = 3; // backend connect -> try another backend
+const T_RESPONSE = 4; // backend response head -> 504
+
+export class ClientConnection implements UpstreamOwner {
+  readonly socket: Socket;
+  private readonly fe: HttpListener;
+  private readonly scanner: HeadScanner;
+  private readonly flow: FlowKey;
+  private readonly clientAddress: string;
+
+  private reqState = REQ_HEAD;
+  private resState = RES_NONE;
+  private req: RequestHead | null = null;
+  /** Bytes read past the current message (pipelined requests or body start), not yet processed. */
+  private pending: Buffer | null = null;
+  private reqRemaining = 0;
+  private reqDecoder: ChunkedDecoder | null = null;
+
+  private target: ServiceTarget | null = null;
+  private forwardPath = "";
+  private backendIndex = -1;
+  private backendName = "";
+  private excluded: Set<number> | null = null;
+  private attempts = 0;
+  private retriedReuse = false;
+  private upstream: Upstream | null = null;
+  /** The backend broke framing (bytes after the response): never pool this connection. */
+  private upstreamDirty = false;
+
+  private resScanner: HeadScanner | null = null;
+  private res: ResponseHead | null = null;
+  private resRemaining = 0;
+  private resDecoder: ChunkedDecoder | null = null;
+
+  private clientKeepAlive = true;
+  private clientEnded = false;
+  private closed = false;
+  private waitingUpstreamDrain = false;
+  private waitingClientDrain = false;
+
+  private timer: NodeJS.Timeout | null = null;
+  private timerKind = T_NONE;
+
+  constructor(socket: Socket, fe: HttpListener) {
+    this.socket = socket;
+    this.fe = fe;
+    const limits = fe.limits;
+    this.scanner = new HeadScanner(limits, REQUEST_SCAN_ERRORS, true);
+    this.clientAddress = normalizeClientAddress(socket.remoteAddress ?? "");
+    this.flow = { address: this.clientAddress, port: socket.remotePort ?? 0 };
+    socket.setNoDelay(true);
+    socket.setTimeout(fe.idleTimeout);
+    socket.on("data", this.onData);
+    socket.on("drain", this.onDrain);
+    socket.on("end", this.onEnd);
+    socket.on("timeout", this.onSocketTimeout);
+    socket.on("error", () => {}); // 'close' follows; nothing to add
+    socket.on("close", this.onClose);
+    this.setTimer(T_HEAD, fe.settings.requestHeadTimeout);
+  }
+
+  /** The backend this connection's current exchange uses ("" when none). */
+  get currentBackend(): string {
+    return this.upstream === null ? "" : this.backendName;
+  }
+
+  /** True between exchanges with nothing of a next request read. */
+  get idle(): boolean {
+    return this.reqState === REQ_HEAD && this.scanner.empty && this.pending === null;
+  }
+
+  /** Graceful stop: close now if idle, else after the current exchange. */
+  drain(): void {
+    if (this.idle) this.endClient();
+  }
+
+  /** Hard stop (flush of the backend, or the drain deadline passed). */
+  abort(): void {
+    this.destroyUpstream();
+    this.socket.destroy();
+  }
+
+  // ------------------------------------------------------------------ client side
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.closed) return;
+    switch (this.reqState) {
+      case REQ_HEAD:
+        this.readHead(chunk, 0);
+        break;
+      case REQ_BODY:
+        this.forwardBody(chunk, 0);
+        break;
+      case REQ_TUNNEL:
+        this.writeUpstream(chunk);
+        break;
+      default:
+        // Pipelined bytes while an exchange is in flight: hold them, stop reading.
+        this.stash(chunk, 0);
+        this.socket.pause();
+    }
+  };
+
+  private readHead(chunk: Buffer, start: number): void {
+    if (this.timerKind === T_IDLE) this.setTimer(T_HEAD, this.fe.settings.requestHeadTimeout);
+    let end: number;
+    let req: RequestHead;
+    try {
+      end = this.scanner.feed(chunk, start);
+      if (end < 0) return;
+      req = parseRequestHead(this.scanner.take());
+    } catch (err) {
+      this.rejectRequest(err);
+      return;
+    }
+    this.clearTimer();
+    this.req = req;
+    this.reqState = REQ_CONNECTING;
+    this.resState = RES_NONE;
+    if (end < chunk.length) this.stash(chunk, end);
+    this.socket.pause();
+    this.fe.counters.requests++;
+    this.dispatch(req);
+  }
+
+  private rejectRequest(err: unknown): void {
+    const status = err instanceof HttpParseError ? err.status : 400;
+    this.fe.counters.rejected++;
+    this.fe.onBadRequest(err, this.clientAddress);
+    this.sendAndClose(errorResponse(status));
+  }
+
+  private dispatch(req: RequestHead): void {
+    const fe = this.fe;
+    let target: ServiceTarget | undefined = fe.defaultTarget;
+    let path = req.path;
+    const hit =
+      fe.router.size === 0
+        ? null
+        : fe.router.match({
+            method: req.method,
+            host: req.host,
+            target: req.path,
+            headers: req.headers,
+            clientAddress: this.clientAddress,
+          });
+    if (hit !== null) {
+      const action = hit.route.action;
+      switch (action.type) {
+        case "forward":
+          target = fe.targets.get(action.service);
+          path = rewritePath(action, hit.route, req.path);
+          break;
+        case "redirect":
+          this.respondLocal(
+            action.status,
+            { Location: expandLocation(action.location, hit.ctx, fe.proto, hit.route) },
+            "",
+          );
+          return;
+        case "respond":
+          this.respondLocal(action.status, action.headers, action.body);
+          return;
+        case "reject":
+          if (action.status === 0) {
+            this.closed = true;
+            this.socket.destroy();
+          } else {
+            this.respondLocal(action.status, {}, `${action.status} ${reasonPhrase(action.status)}\n`);
+          }
+          return;
+      }
+    }
+    if (target === undefined) {
+      // A route names a service whose backends the desired state does not carry.
+      this.respondLocal(503, {}, errorBody(503));
+      return;
+    }
+    this.target = target;
+    this.forwardPath = path;
+    this.excluded = null;
+    this.attempts = 0;
+    this.retriedReuse = false;
+    this.upstreamDirty = false;
+    this.connectUpstream(false);
+  }
+
+  /**
+   * A response the proxy writes itself. The connection stays open only when the
+   * request has no body (an unread body would be taken for the next request).
+   */
+  private respondLocal(status: number, headers: Record<string, string>, body: string): void {
+    const req = this.req!;
+    const keep = req.keepAlive && req.bodyKind === "none" && !this.fe.stopping && !this.clientEnded;
+    const buf = buildResponse(status, headers, body, keep, req.minor, req.method === "HEAD");
+    if (!keep) {
+      this.sendAndClose(buf);
+      return;
+    }
+    this.socket.write(buf);
+    this.reqState = REQ_DONE;
+    this.resState = RES_DONE;
+    this.clientKeepAlive = true;
+    this.finishExchange();
+  }
+
+  private stash(buf: Buffer, from: number): void {
+    const part = from === 0 ? buf : buf.subarray(from);
+    this.pending = this.pending === null ? part : Buffer.concat([this.pending, part]);
+  }
+
+  private forwardBody(buf: Buffer, start: number): void {
+    const decoder = this.reqDecoder;
+    if (decoder === null) {
+      const avail = buf.length - start;
+      if (avail <= this.reqRemaining) {
+        this.writeUpstream(start === 0 ? buf : buf.subarray(start));
+        this.reqRemaining -= avail;
+        if (this.reqRemaining === 0) this.requestComplete();
+      } else {
+        const end = start + this.reqRemaining;
+        this.writeUpstream(buf.subarray(start, end));
+        this.reqRemaining = 0;
+        this.stash(buf, end);
+        this.requestComplete();
+      }
+      return;
+    }
+    let end: number;
+    try {
+      end = decoder.feed(buf, start);
+    } catch (err) {
+      // Part of the body already went to the backend: that connection is spoiled.
+      this.fe.counters.rejected++;
+      this.fe.onBadRequest(err, this.clientAddress);
+      this.destroyUpstream();
+      if (this.resState === RES_BODY) this.socket.destroy();
+      else this.sendAndClose(errorResponse(err instanceof HttpParseError ? err.status : 400));
+      return;
+    }
+    if (end < 0) {
+      this.writeUpstream(start === 0 ? buf : buf.subarray(start));
+      return;
+    }
+    this.writeUpstream(buf.subarray(start, end));
+    if (end < buf.length) this.stash(buf, end);
+    this.requestComplete();
+  }
+
+  private writeUpstream(data: Buffer): void {
+    const u = this.upstream;
+    if (u === null || data.length === 0) return;
+    this.fe.backendCounters(this.backendName).bytesIn += data.length;
+    if (!u.socket.write(data)) {
+      this.waitingUpstreamDrain = true;
+      this.socket.pause();
+    }
+  }
+
+  private requestComplete(): void {
+    this.reqState = REQ_DONE;
+    this.reqDecoder = null;
+    if (this.pending !== null) this.socket.pause();
+    if (this.resState === RES_HEAD && this.timerKind === T_NONE) {
+      this.setTimer(T_RESPONSE, this.fe.settings.responseTimeout);
+    }
+    if (this.resState === RES_DONE) this.finishExchange();
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.waitingClientDrain) return;
+    this.waitingClientDrain = false;
+    this.upstream?.socket.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    this.clientEnded = true;
+    switch (this.reqState) {
+      case REQ_HEAD:
+        this.endClient();
+        break;
+      case REQ_TUNNEL:
+        this.upstream?.socket.end();
+        break;
+      case REQ_CONNECTING:
+        if (this.req !== null && this.req.bodyKind !== "none") this.abort();
+        break;
+      case REQ_BODY:
+        // The client stopped mid-body: the backend can never get a complete request.
+        this.abort();
+        break;
+      default:
+      // REQ_DONE: finish the response, then close (clientEnded).
+    }
+  };
+
+  private readonly onSocketTimeout = (): void => {
+    // No bytes either way for idleTimeout (or a closing socket that lingers).
+    this.abort();
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.clearTimer();
+    this.destroyUpstream();
+    this.fe.connectionClosed(this);
+  };
+
+  private sendAndClose(buf: Buffer): void {
+    this.closed = true;
+    this.clearTimer();
+    this.destroyUpstream();
+    if (!this.socket.destroyed) {
+      this.socket.end(buf);
+      this.socket.resume(); // read and drop whatever the client still sends until it closes
+      this.socket.setTimeout(2000);
+    }
+  }
+
+  private endClient(): void {
+    this.closed = true;
+    this.clearTimer();
+    if (!this.socket.destroyed) {
+      this.socket.end();
+      this.socket.setTimeout(2000);
+    }
+  }
+
+  // ------------------------------------------------------------------ backend side
+
+  private connectUpstream(fresh: boolean): void {
+    const target = this.target!;
+    const idx = target.pick(this.flow, this.excluded ?? undefined);
+    if (idx < 0) {
+      this.failExchange(503);
+      return;
+    }
+    const b = target.backends[idx];
+    this.backendIndex = idx;
+    this.backendName = b.name;
+    const fe = this.fe;
+    const counters = fe.backendCounters(b.name);
+    counters.connectionsTotal++;
+    counters.connectionsActive++;
+    const reused = fresh ? null : fe.pool.acquire(b.name, this, fe.idleTimeout);
+    if (reused !== null) {
+      this.upstream = reused;
+      this.sendHead();
+      return;
+    }
+    this.upstream = new Upstream(b.name, b.address, b.port, this);
+    fe.counters.upstreamConnections++;
+    this.setTimer(T_CONNECT, fe.connectTimeout);
+  }
+
+  onUpstreamConnect(u: Upstream): void {
+    if (u !== this.upstream) return;
+    this.clearTimer();
+    u.socket.setTimeout(this.fe.idleTimeout);
+    this.sendHead();
+  }
+
+  private connectFailed(): void {
+    const u = this.upstream;
+    this.fe.backendCounters(this.backendName).connectErrors++;
+    this.releaseBackend();
+    u?.destroy();
+    this.upstream = null;
+    this.excluded ??= new Set();
+    this.excluded.add(this.backendIndex);
+    this.attempts++;
+    if (this.attempts > this.fe.connectRetries) {
+      this.failExchange(503);
+      return;
+    }
+    this.connectUpstream(false);
+  }
+
+  private sendHead(): void {
+    const req = this.req!;
+    const u = this.upstream!;
+    const b = this.target!.backends[this.backendIndex];
+    const head = forwardRequestHead(req, {
+      clientAddress: this.clientAddress,
+      proto: this.fe.proto,
+      path: this.forwardPath,
+      fallbackHost: b.address.includes(":") ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
+    });
+    this.resState = RES_HEAD;
+    this.resScanner ??= new HeadScanner(this.fe.limits, RESPONSE_SCAN_ERRORS, false);
+    this.resScanner.reset();
+    u.socket.cork();
+    u.socket.write(head, "latin1");
+    this.fe.backendCounters(this.backendName).bytesIn += head.length;
+    if (req.bodyKind === "none") {
+      this.requestComplete();
+    } else {
+      this.reqState = REQ_BODY;
+      this.reqRemaining = req.contentLength;
+      this.reqDecoder = req.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 400) : null;
+      const p = this.pending;
+      if (p !== null) {
+        this.pending = null;
+        this.forwardBody(p, 0);
+      }
+    }
+    u.socket.uncork();
+    if (this.reqState === REQ_BODY && !this.waitingUpstreamDrain && !this.closed) this.socket.resume();
+  }
+
+  onUpstreamData(u: Upstream, chunk: Buffer): void {
+    if (u !== this.upstream) return;
+    this.fe.backendCounters(this.backendName).bytesOut += chunk.length;
+    switch (this.resState) {
+      case RES_HEAD:
+        this.readResponseHead(chunk, 0);
+        break;
+      case RES_BODY:
+        this.forwardResponseBody(chunk, 0);
+        break;
+      case RES_TUNNEL:
+        this.writeClient(chunk);
+        break;
+      default:
+        // Bytes after a complete response: the backend broke framing.
+        this.upstreamDirty = true;
+    }
+  }
+
+  private readResponseHead(chunk: Buffer, start: number): void {
+    const req = this.req!;
+    const scanner = this.resScanner!;
+    let at = start;
+    for (;;) {
+      let end: number;
+      let res: ResponseHead;
+      try {
+        end = scanner.feed(chunk, at);
+        if (end < 0) return;
+        res = parseResponseHead(scanner.take(), req.method);
+      } catch (err) {
+        this.fe.onBadResponse(err, this.backendName);
+        this.failExchange(502);
+        return;
+      }
+      if (res.status >= 200) {
+        this.startResponse(res, chunk, end);
+        return;
+      }
+      if (res.status === 101) {
+        if (req.upgrade === "") {
+          this.failExchange(502);
+          return;
+        }
+        this.startTunnel(res, chunk, end);
+        return;
+      }
+      // Interim response (100 Continue, 103 Early Hints): relay to HTTP/1.1 clients only.
+      if (req.minor === 1) this.socket.write(forwardResponseHead(res, 1, true), "latin1");
+      if (end >= chunk.length) return;
+      at = end;
+    }
+  }
+
+  private startResponse(res: ResponseHead, chunk: Buffer, end: number): void {
+    const req = this.req!;
+    if (this.timerKind === T_RESPONSE) this.clearTimer();
+    this.res = res;
+    this.clientKeepAlive =
+      req.keepAlive && res.bodyKind !== "close" && !this.fe.stopping && !this.clientEnded;
+    this.resState = RES_BODY;
+    this.socket.cork();
+    this.socket.write(forwardResponseHead(res, req.minor, this.clientKeepAlive), "latin1");
+    if (res.bodyKind === "none") {
+      this.socket.uncork();
+      this.responseComplete(chunk, end);
+      return;
+    }
+    this.resRemaining = res.contentLength;
+    this.resDecoder = res.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 502) : null;
+    if (end < chunk.length) this.forwardResponseBody(chunk, end);
+    this.socket.uncork();
+  }
+
+  private forwardResponseBody(buf: Buffer, start: number): void {
+    const res = this.res!;
+    if (res.bodyKind === "close") {
+      this.writeClient(start === 0 ? buf : buf.subarray(start));
+      return;
+    }
+    const decoder = this.resDecoder;
+    if (decoder === null) {
+      const avail = buf.length - start;
+      if (avail <= this.resRemaining) {
+        this.writeClient(start === 0 ? buf : buf.subarray(start));
+        this.resRemaining -= avail;
+        if (this.resRemaining === 0) this.responseComplete(buf, buf.length);
+      } else {
+        const end = start + this.resRemaining;
+        this.writeClient(buf.subarray(start, end));
+        this.resRemaining = 0;
+        this.responseComplete(buf, end);
+      }
+      return;
+    }
+    let end: number;
+    try {
+      end = decoder.feed(buf, start);
+    } catch (err) {
+      // The response already started: all we can do is cut the client off.
+      this.fe.onBadResponse(err, this.backendName);
+      this.abort();
+      return;
+    }
+    if (end < 0) {
+      this.writeClient(start === 0 ? buf : buf.subarray(start));
+      return;
+    }
+    this.writeClient(buf.subarray(start, end));
+    this.responseComplete(buf, end);
+  }
+
+  private writeClient(data: Buffer): void {
+    if (data.length === 0) return;
+    if (!this.socket.write(data) && !this.waitingClientDrain) {
+      this.waitingClientDrain = true;
+      this.upstream?.socket.pause();
+    }
+  }
+
+  private responseComplete(buf: Buffer, end: number): void {
+    this.resState = RES_DONE;
+    this.resDecoder = null;
+    if (end < buf.length) this.upstreamDirty = true;
+    if (this.reqState === REQ_DONE) {
+      this.finishExchange();
+    } else if (this.reqState === REQ_BODY) {
+      // The backend answered before the upload ended: the rest of the body cannot be
+      // told from a next request without reading it all, so close after this response.
+      this.clientKeepAlive = false;
+      this.finishExchange();
+    }
+  }
+
+  /** Both sides done (or the response done early): recycle the upstream, then next request or close. */
+  private finishExchange(): void {
+    const u = this.upstream;
+    if (u !== null) {
+      this.upstream = null;
+      this.releaseBackend();
+      const reusable =
+        !this.upstreamDirty &&
+        this.res !== null &&
+        this.res.keepAlive &&
+        this.reqState === REQ_DONE &&
+        this.resState === RES_DONE;
+      if (this.waitingClientDrain) u.socket.resume();
+      if (reusable) this.fe.pool.release(u);
+      else u.destroy();
+    }
+    this.waitingClientDrain = false;
+    this.waitingUpstreamDrain = false;
+    this.res = null;
+    this.req = null;
+    this.target = null;
+    if (!this.clientKeepAlive || this.fe.stopping || this.clientEnded) {
+      this.endClient();
+      return;
+    }
+    this.reqState = REQ_HEAD;
+    this.resState = RES_NONE;
+    this.setTimer(T_IDLE, this.fe.settings.keepAliveTimeout);
+    const p = this.pending;
+    if (p !== null) {
+      this.pending = null;
+      this.readHead(p, 0);
+    }
+    if (this.reqState === REQ_HEAD && !this.closed) this.socket.resume();
+  }
+
+  private startTunnel(res: ResponseHead, chunk: Buffer, end: number): void {
+    this.clearTimer();
+    this.reqState = REQ_TUNNEL;
+    this.resState = RES_TUNNEL;
+    this.socket.write(forwardResponseHead(res, 1, true), "latin1");
+    if (end < chunk.length) this.writeClient(chunk.subarray(end));
+    const p = this.pending;
+    if (p !== null) {
+      this.pending = null;
+      this.writeUpstream(p);
+    }
+    if (!this.waitingUpstreamDrain) this.socket.resume();
+    if (this.clientEnded) this.upstream?.socket.end();
+  }
+
+  onUpstreamDrain(u: Upstream): void {
+    if (u !== this.upstream || !this.waitingUpstreamDrain) return;
+    this.waitingUpstreamDrain = false;
+    if (
+      !this.closed &&
+      (this.reqState === REQ_BODY || this.reqState === REQ_TUNNEL || this.pending === null)
+    ) {
+      this.socket.resume();
+    }
+  }
+
+  onUpstreamClose(u: Upstream, _error: Error | undefined): void {
+    if (u !== this.upstream) return;
+    if (!u.connected) {
+      this.clearTimer();
+      this.connectFailed();
+      return;
+    }
+    this.upstream = null;
+    this.releaseBackend();
+    if (this.resState === RES_TUNNEL) {
+      this.endClient();
+      return;
+    }
+    if (this.resState === RES_BODY && this.res !== null && this.res.bodyKind === "close") {
+      // Close-delimited body: the close is its end.
+      this.resState = RES_DONE;
+      this.clientKeepAlive = false;
+      this.finishExchange();
+      return;
+    }
+    if (this.resState === RES_HEAD) {
+      const req = this.req!;
+      if (u.uses > 0 && this.resScanner!.empty && req.bodyKind === "none" && !this.retriedReuse) {
+        // A pooled connection the backend closed just as we reused it: a known race
+        // of keep-alive. Retry once on a fresh connection (only for bodiless requests).
+        this.retriedReuse = true;
+        this.clearTimer();
+        this.reqState = REQ_CONNECTING;
+        this.connectUpstream(true);
+        return;
+      }
+      this.failExchange(502);
+      return;
+    }
+    if (this.resState === RES_BODY) {
+      // Truncated response: the client must see the connection cut, not a short body.
+      this.socket.destroy();
+    }
+  }
+
+  onUpstreamTimeout(u: Upstream): void {
+    if (u !== this.upstream) return;
+    if (this.resState === RES_HEAD) this.failExchange(504);
+    else this.abort();
+  }
+
+  /** Answer the client with a proxy error (if no response started yet) and end the exchange. */
+  private failExchange(status: number): void {
+    this.clearTimer();
+    this.destroyUpstream();
+    this.fe.counters.errors[status] = (this.fe.counters.errors[status] ?? 0) + 1;
+    if (this.resState === RES_BODY || this.resState === RES_TUNNEL) {
+      this.socket.destroy();
+      return;
+    }
+    const req = this.req;
+    if (req !== null && this.reqState !== REQ_BODY) {
+      this.respondLocal(status, {}, errorBody(status));
+    } else {
+      this.sendAndClose(errorResponse(status));
+    }
+  }
+
+  private destroyUpstream(): void {
+    const u = this.upstream;
+    if (u === null) return;
+    this.upstream = null;
+    this.releaseBackend();
+    u.destroy();
+  }
+
+  private releaseBackend(): void {
+    if (this.backendName !== "") {
+      this.fe.backendCounters(this.backendName).connectionsActive--;
+      this.backendName = "";
+    }
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private setTimer(kind: number, ms: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerKind = kind;
+    this.timer = setTimeout(this.onTimer, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerKind = T_NONE;
+  }
+
+  private readonly onTimer = (): void => {
+    const kind = this.timerKind;
+    this.timer = null;
+    this.timerKind = T_NONE;
+    if (this.closed) return;
+    switch (kind) {
+      case T_HEAD:
+        // Nothing at all sent: close quietly. Part of a head: 408.
+        if (this.scanner.empty) this.endClient();
+        else {
+          this.fe.counters.errors[408] = (this.fe.counters.errors[408] ?? 0) + 1;
+          this.sendAndClose(errorResponse(408));
+        }
+        break;
+      case T_IDLE:
+        this.endClient();
+        break;
+      case T_CONNECT:
+        this.connectFailed();
+        break;
+      case T_RESPONSE:
+        this.failExchange(504);
+        break;
+    }
+  };
+}

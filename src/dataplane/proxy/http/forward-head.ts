@@ -1,0 +1,91 @@
+// Rewrites message heads as they cross the proxy (RFC 9110 §7.6.1): hop-by-hop
+// fields are dropped (Connection and every field it names, Keep-Alive, TE,
+// Trailer, Upgrade unless upgrading, Proxy-Connection), X-Forwarded-* added, and
+// the connection intent of each hop stated explicitly. Pure string building.
+import type { RequestHead, ResponseHead } from "./message-head.ts";
+
+const ALWAYS_HOP = new Set(["connection", "keep-alive", "te", "trailer", "proxy-connection", "upgrade"]);
+
+// Fields that frame the message or name its target: a client listing them in
+// Connection must not make the proxy drop them (that would change the framing the
+// backend sees from the one the proxy validated).
+const NEVER_DROP = new Set(["content-length", "transfer-encoding", "host"]);
+
+const FORWARDED_REQUEST = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
+
+function isHopByHop(lower: string, connection: string[]): boolean {
+  if (ALWAYS_HOP.has(lower)) return true;
+  return connection.length > 0 && connection.includes(lower) && !NEVER_DROP.has(lower);
+}
+
+export interface ForwardContext {
+  /** The client's IP address (appended to X-Forwarded-For). */
+  clientAddress: string;
+  /** "http" or "https": what the client spoke to us. */
+  proto: string;
+  /** Path and query to send (after any route rewrite). */
+  path: string;
+  /** Host header to send when the client sent none (HTTP/1.0): the backend's address. */
+  fallbackHost: string;
+}
+
+/**
+ * The request head sent to a backend. Always HTTP/1.1 except for HTTP/1.0 clients,
+ * whose requests go out as HTTP/1.0 with Connection: keep-alive so the backend
+ * answers in a framing an HTTP/1.0 client understands (never chunked) while the
+ * upstream connection can still be reused.
+ */
+export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): string {
+  let out = `${req.method} ${ctx.path} HTTP/1.${req.minor}\r\n`;
+  const h = req.headers;
+  let xff = "";
+  let hasHost = false;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i];
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower, req.connection)) continue;
+    if (FORWARDED_REQUEST.has(lower)) {
+      // A client-supplied X-Forwarded-For is extended; Proto and Host are ours to state.
+      if (lower === "x-forwarded-for") xff = xff === "" ? h[i + 1] : `${xff}, ${h[i + 1]}`;
+      continue;
+    }
+    if (lower === "host") hasHost = true;
+    out += `${name}: ${h[i + 1]}\r\n`;
+  }
+  if (!hasHost) out += `Host: ${ctx.fallbackHost}\r\n`;
+  out += `X-Forwarded-For: ${xff === "" ? ctx.clientAddress : `${xff}, ${ctx.clientAddress}`}\r\n`;
+  out += `X-Forwarded-Proto: ${ctx.proto}\r\n`;
+  if (req.host !== "") out += `X-Forwarded-Host: ${req.host}\r\n`;
+  if (req.upgrade !== "") {
+    out += `Connection: Upgrade\r\nUpgrade: ${headerValue(req.headers, "upgrade")}\r\n`;
+  } else if (req.minor === 0) {
+    out += "Connection: keep-alive\r\n";
+  }
+  return `${out}\r\n`;
+}
+
+/**
+ * The response head sent to the client. `keepAlive` is what the proxy decided for
+ * the client connection; it is stated explicitly for HTTP/1.0 clients and when closing.
+ */
+export function forwardResponseHead(res: ResponseHead, clientMinor: number, keepAlive: boolean): string {
+  let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+  const h = res.headers;
+  const upgrading = res.status === 101;
+  for (let i = 0; i < h.length; i += 2) {
+    const lower = h[i].toLowerCase();
+    if (isHopByHop(lower, res.connection)) {
+      if (!(upgrading && lower === "upgrade")) continue;
+    }
+    out += `${h[i]}: ${h[i + 1]}\r\n`;
+  }
+  if (upgrading) out += "Connection: Upgrade\r\n";
+  else if (!keepAlive) out += "Connection: close\r\n";
+  else if (clientMinor === 0) out += "Connection: keep-alive\r\n";
+  return `${out}\r\n`;
+}
+
+function headerValue(headers: string[], lower: string): string {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === lower) return headers[i + 1];
+  return "";
+}

@@ -1,0 +1,210 @@
+// The L7 FrontendListener: a TCP server whose connections speak HTTP/1.1, plus the
+// per-frontend state every connection reads on each request (router, service
+// targets, upstream pool, settings). update() swaps that state; requests already
+// in flight keep the backend they were sent to.
+import { createServer, type Server, type Socket } from "node:net";
+import type { HttpSettings, Route } from "../../../config/routes.ts";
+import { LodestoneError } from "../../../errors.ts";
+import type { DesiredFrontend } from "../../../model/desired.ts";
+import type { TrafficCounters } from "../../types.ts";
+import type { FrontendListener } from "../listener.ts";
+import { ClientConnection } from "./client-connection.ts";
+import type { HeadLimits } from "./head-scanner.ts";
+import { Router } from "./router.ts";
+import { httpConfigOf } from "./settings.ts";
+import { buildTargets, type ServiceTarget } from "./targets.ts";
+import { UpstreamPool } from "./upstream.ts";
+
+export interface HttpListenerOptions {
+  /** Called for every refused request (malformed, oversized, timed out); for logs. */
+  onBadRequest?: (err: unknown, clientAddress: string) => void;
+  /** Called for every invalid backend response; for logs. */
+  onBadResponse?: (err: unknown, backend: string) => void;
+  /** Accept already-connected sockets instead of listening (TLS/HTTP2 front ends hand them over). */
+  noListen?: boolean;
+}
+
+/** L7 counters beyond TrafficCounters, for metrics. */
+export interface HttpCounters {
+  requests: number;
+  /** Requests refused as malformed/oversized (never forwarded). */
+  rejected: number;
+  /** Upstream connections opened (reuse keeps this low). */
+  upstreamConnections: number;
+  /** Proxy-generated error responses by status (408, 502, 503, 504...). */
+  errors: Record<number, number>;
+}
+
+function zeroCounters(): TrafficCounters {
+  return { connectionsTotal: 0, connectionsActive: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0 };
+}
+
+export class HttpListener implements FrontendListener {
+  readonly name: string;
+  readonly proto: "http" | "https";
+  settings!: HttpSettings;
+  limits!: HeadLimits;
+  idleTimeout = 0;
+  connectTimeout = 0;
+  connectRetries = 0;
+  router!: Router;
+  targets!: Map<string, ServiceTarget>;
+  defaultTarget!: ServiceTarget;
+  readonly pool: UpstreamPool;
+  stopping = false;
+  readonly counters: HttpCounters = { requests: 0, rejected: 0, upstreamConnections: 0, errors: {} };
+
+  private frontend: DesiredFrontend;
+  private readonly server: Server;
+  private readonly connections = new Set<ClientConnection>();
+  private readonly perBackend = new Map<string, TrafficCounters>();
+  private readonly totals = zeroCounters();
+  private readonly opts: HttpListenerOptions;
+  private readonly inflight = (backend: string): number =>
+    this.perBackend.get(backend)?.connectionsActive ?? 0;
+
+  constructor(frontend: DesiredFrontend, opts: HttpListenerOptions = {}) {
+    this.name = frontend.name;
+    this.proto = frontend.protocol === "https" ? "https" : "http";
+    this.frontend = frontend;
+    this.opts = opts;
+    this.pool = new UpstreamPool(0, 1000);
+    this.apply(frontend);
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    this.server.on("error", () => {}); // listen errors are reported by start()
+    if (frontend.settings.maxConnections > 0) this.server.maxConnections = frontend.settings.maxConnections;
+  }
+
+  private apply(frontend: DesiredFrontend): void {
+    const cfg = httpConfigOf(frontend.settings);
+    const s = frontend.settings;
+    this.settings = cfg.http;
+    this.limits = {
+      maxStartLine: cfg.http.maxRequestLine,
+      maxHeaderBytes: cfg.http.maxHeaderBytes,
+      maxHeaders: cfg.http.maxHeaders,
+    };
+    this.idleTimeout = s.idleTimeout;
+    this.connectTimeout = s.connectTimeout;
+    this.connectRetries = s.connectRetries;
+    this.router = new Router(cfg.routes as Route[]);
+    this.targets = buildTargets(frontend, this.inflight);
+    this.defaultTarget = this.targets.get(frontend.service)!;
+    this.pool.configure(cfg.http.upstreamMaxIdle, cfg.http.upstreamIdleTimeout);
+  }
+
+  async start(): Promise<void> {
+    if (this.opts.noListen) return;
+    const { host, port } = this.frontend.listen;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.server.off("listening", onListening);
+        reject(
+          new LodestoneError(
+            "LISTEN_FAILED",
+            `frontend ${this.name}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
+            { cause: err },
+          ),
+        );
+      };
+      const onListening = () => {
+        this.server.off("error", onError);
+        resolve();
+      };
+      this.server.once("error", onError);
+      this.server.once("listening", onListening);
+      this.server.listen({ host, port });
+    });
+  }
+
+  /** The bound address (useful with port 0). */
+  address(): { host: string; port: number } {
+    const a = this.server.address();
+    if (a === null || typeof a === "string")
+      throw new LodestoneError("NOT_LISTENING", `frontend ${this.name} is not listening`);
+    return { host: a.address, port: a.port };
+  }
+
+  /** Serve an already-accepted socket (used by TLS front ends and tests). */
+  accept(socket: Socket): void {
+    if (this.stopping) {
+      socket.on("error", () => {});
+      socket.destroy();
+      return;
+    }
+    this.totals.connectionsTotal++;
+    const conn = new ClientConnection(socket, this);
+    this.connections.add(conn);
+  }
+
+  update(frontend: DesiredFrontend): void {
+    const before = new Set(this.frontend.backends.map((b) => b.name));
+    for (const svc of Object.values(this.frontend.routeServices ?? {}))
+      for (const b of svc.backends) before.add(b.name);
+    this.frontend = frontend;
+    this.apply(frontend);
+    const all = [
+      ...frontend.backends,
+      ...Object.values(frontend.routeServices ?? {}).flatMap((s) => s.backends),
+    ];
+    const now = new Set(all.map((b) => b.name));
+    const flushed = new Set(all.filter((b) => b.weight === 0 && b.flush).map((b) => b.name));
+    // Vanished backends: idle connections go now, active exchanges finish (drain).
+    for (const name of before) if (!now.has(name)) this.pool.closeIdle(name);
+    // Flushed backends: everything on them ends now.
+    for (const name of flushed) {
+      this.pool.closeIdle(name);
+      for (const c of this.connections) if (c.currentBackend === name) c.abort();
+    }
+  }
+
+  async stop(drainTimeout: number): Promise<void> {
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.pool.closeIdle();
+    for (const c of this.connections) c.drain();
+    const deadline = Date.now() + drainTimeout;
+    while (this.connections.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    }
+    for (const c of [...this.connections]) c.abort();
+    this.pool.closeIdle();
+    if (!this.opts.noListen && this.server.listening) await closed;
+  }
+
+  stats(): TrafficCounters & { backends: Record<string, TrafficCounters> } {
+    const t = { ...this.totals, connectionsActive: this.connections.size };
+    for (const c of this.connections) {
+      t.bytesIn += c.socket.bytesRead;
+      t.bytesOut += c.socket.bytesWritten;
+    }
+    const backends: Record<string, TrafficCounters> = {};
+    for (const [name, c] of this.perBackend) backends[name] = { ...c };
+    return { ...t, backends };
+  }
+
+  // ------------------------------------------------------------------ for connections
+
+  backendCounters(name: string): TrafficCounters {
+    let c = this.perBackend.get(name);
+    if (c === undefined) {
+      c = zeroCounters();
+      this.perBackend.set(name, c);
+    }
+    return c;
+  }
+
+  connectionClosed(c: ClientConnection): void {
+    if (!this.connections.delete(c)) return;
+    this.totals.bytesIn += c.socket.bytesRead;
+    this.totals.bytesOut += c.socket.bytesWritten;
+  }
+
+  onBadRequest(err: unknown, clientAddress: string): void {
+    this.opts.onBadRequest?.(err, clientAddress);
+  }
+
+  onBadResponse(err: unknown, backend: string): void {
+    this.opts.onBadResponse?.(err, backend);
+  }
+}

@@ -1,0 +1,155 @@
+// Connections to backends and the per-backend keep-alive pools. An Upstream's
+// socket handlers are installed once, at connect, and dispatch to whichever
+// client exchange currently owns it: no listeners added or removed per request.
+//
+// A connection goes back to the pool only after a complete response to a
+// completely sent request (the caller decides that), and it is dropped from the
+// pool the moment the backend closes it or sends anything while idle.
+import { connect, type Socket } from "node:net";
+
+export interface UpstreamOwner {
+  onUpstreamConnect(u: Upstream): void;
+  onUpstreamData(u: Upstream, chunk: Buffer): void;
+  onUpstreamDrain(u: Upstream): void;
+  /** The socket closed (or failed to connect: `connected` is false then). */
+  onUpstreamClose(u: Upstream, error: Error | undefined): void;
+  onUpstreamTimeout(u: Upstream): void;
+}
+
+export class Upstream {
+  readonly socket: Socket;
+  /** Backend name: the pool key. */
+  readonly backend: string;
+  owner: UpstreamOwner | null;
+  connected = false;
+  closed = false;
+  /** Completed exchanges on this connection (0 = fresh). */
+  uses = 0;
+  private pool: UpstreamPool | null = null;
+  private lastError: Error | undefined;
+
+  constructor(backend: string, host: string, port: number, owner: UpstreamOwner) {
+    this.backend = backend;
+    this.owner = owner;
+    const socket = connect({ host, port, noDelay: true });
+    this.socket = socket;
+    socket.on("connect", () => {
+      this.connected = true;
+      this.owner?.onUpstreamConnect(this);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (this.owner !== null) this.owner.onUpstreamData(this, chunk);
+      else this.destroy(); // bytes while idle: the backend broke framing; never reuse
+    });
+    socket.on("drain", () => this.owner?.onUpstreamDrain(this));
+    socket.on("timeout", () => {
+      if (this.owner !== null) this.owner.onUpstreamTimeout(this);
+      else this.destroy(); // idle expiry in the pool
+    });
+    socket.on("error", (err: Error) => {
+      this.lastError = err;
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      this.pool?.remove(this);
+      this.pool = null;
+      const owner = this.owner;
+      this.owner = null;
+      owner?.onUpstreamClose(this, this.lastError);
+    });
+  }
+
+  /** Reusable: open, connected, nothing buffered for writing. */
+  get reusable(): boolean {
+    return this.connected && !this.closed && !this.socket.destroyed && this.socket.writable;
+  }
+
+  destroy(): void {
+    this.owner = null;
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+
+  /** Called by the pool. */
+  parkIn(pool: UpstreamPool | null): void {
+    this.pool = pool;
+  }
+}
+
+/** Idle keep-alive connections, per backend name, most recently used first out (warm sockets). */
+export class UpstreamPool {
+  private readonly idle = new Map<string, Upstream[]>();
+  private maxIdle: number;
+  private idleTimeout: number;
+
+  constructor(maxIdle: number, idleTimeout: number) {
+    this.maxIdle = maxIdle;
+    this.idleTimeout = idleTimeout;
+  }
+
+  configure(maxIdle: number, idleTimeout: number): void {
+    this.maxIdle = maxIdle;
+    this.idleTimeout = idleTimeout;
+  }
+
+  /** An idle connection to `backend` handed to `owner`, or null. */
+  acquire(backend: string, owner: UpstreamOwner, activeTimeout: number): Upstream | null {
+    const list = this.idle.get(backend);
+    if (list === undefined) return null;
+    while (list.length > 0) {
+      const u = list.pop()!;
+      if (!u.reusable) {
+        u.destroy();
+        continue;
+      }
+      u.parkIn(null);
+      u.owner = owner;
+      u.socket.setTimeout(activeTimeout);
+      u.socket.resume();
+      return u;
+    }
+    return null;
+  }
+
+  /** Park a connection after a complete exchange; closes it when the pool is full. */
+  release(u: Upstream): void {
+    u.owner = null;
+    u.uses++;
+    if (this.maxIdle <= 0 || !u.reusable) {
+      u.destroy();
+      return;
+    }
+    let list = this.idle.get(u.backend);
+    if (list === undefined) {
+      list = [];
+      this.idle.set(u.backend, list);
+    }
+    if (list.length >= this.maxIdle) {
+      u.destroy();
+      return;
+    }
+    u.parkIn(this);
+    u.socket.setTimeout(this.idleTimeout);
+    list.push(u);
+  }
+
+  remove(u: Upstream): void {
+    const list = this.idle.get(u.backend);
+    if (list === undefined) return;
+    const i = list.indexOf(u);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  /** Close every idle connection of one backend (removed or flushed), or of all when omitted. */
+  closeIdle(backend?: string): void {
+    for (const [name, list] of this.idle) {
+      if (backend !== undefined && name !== backend) continue;
+      for (const u of list.splice(0)) u.destroy();
+    }
+  }
+
+  idleCount(backend?: string): number {
+    let n = 0;
+    for (const [name, list] of this.idle) if (backend === undefined || name === backend) n += list.length;
+    return n;
+  }
+}
