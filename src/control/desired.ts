@@ -11,7 +11,7 @@ import {
   type WeightInput,
 } from "../balance/weights.ts";
 import type { Config, ServiceConfig } from "../config/types.ts";
-import type { DesiredBackend, DesiredFrontend, DesiredState } from "../model/desired.ts";
+import type { DesiredBackend, DesiredFrontend, DesiredService, DesiredState } from "../model/desired.ts";
 import type { HealthState } from "../model/state.ts";
 import type { OverrideView } from "./overrides.ts";
 
@@ -84,16 +84,20 @@ export function computeDesired(
   version: number,
 ): DesiredState {
   const services = new Map<string, ServiceDesired>();
+  const serviceDesired = (name: string): ServiceDesired => {
+    let sd = services.get(name);
+    if (!sd) {
+      sd = computeService(config, config.services[name], health, overrides, agent);
+      services.set(name, sd);
+    }
+    return sd;
+  };
   const frontends: Record<string, DesiredFrontend> = {};
   for (const name of Object.keys(config.frontends).sort(byName)) {
     const fe = config.frontends[name];
     const service = config.services[fe.service];
-    let sd = services.get(service.name);
-    if (!sd) {
-      sd = computeService(config, service, health, overrides, agent);
-      services.set(service.name, sd);
-    }
-    frontends[name] = {
+    const sd = serviceDesired(service.name);
+    const frontend: DesiredFrontend = {
       name,
       protocol: fe.protocol,
       listen: fe.listen,
@@ -107,8 +111,44 @@ export function computeDesired(
       maglevSeed: service.maglev.seed,
       settings: fe,
     };
+    // L7 routes may forward to other services: the dataplane needs their backends too.
+    const others = routeServiceNames(fe.routes).filter((s) => s !== service.name && config.services[s]);
+    if (others.length > 0) {
+      const routeServices: Record<string, DesiredService> = {};
+      for (const s of others) {
+        const rsd = serviceDesired(s);
+        const svc = config.services[s];
+        routeServices[s] = {
+          algorithm: svc.algorithm,
+          hashOn: svc.hashOn,
+          activePool: rsd.activePool,
+          backends: rsd.backends.map((b) => ({ ...b })),
+          maglev: rsd.maglev,
+          maglevSeed: svc.maglev.seed,
+        };
+      }
+      frontend.routeServices = routeServices;
+    }
+    frontends[name] = frontend;
   }
   return { version, frontends };
+}
+
+/**
+ * The services an L7 frontend's routes forward to, sorted, without duplicates.
+ * Routes are normalized by config/routes.ts ({action: {type: "forward", service}});
+ * the raw YAML form ({service}) is read too, so a hand-built config works alike.
+ */
+export function routeServiceNames(routes: readonly unknown[] | undefined): string[] {
+  const names = new Set<string>();
+  for (const r of routes ?? []) {
+    if (typeof r !== "object" || r === null) continue;
+    const route = r as { action?: { type?: unknown; service?: unknown }; service?: unknown };
+    if (route.action?.type === "forward" && typeof route.action.service === "string")
+      names.add(route.action.service);
+    else if (typeof route.service === "string") names.add(route.service);
+  }
+  return [...names].sort(byName);
 }
 
 // Building a 65537-slot table costs milliseconds; reconciles mostly recompute the

@@ -46,7 +46,7 @@ export interface WarmupOptions {
 export class Warmup {
   readonly #opts: WarmupOptions;
   readonly #now: () => number;
-  #started = 0;
+  #started: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #done = false;
 
@@ -64,8 +64,9 @@ export class Warmup {
     this.check();
   }
 
+  /** Re-evaluate (on every health transition). Does nothing before start() or after the end. */
   check(): void {
-    if (this.#done) return;
+    if (this.#done || this.#started === undefined) return;
     const decision = warmupDecision({
       elapsed: this.#now() - this.#started,
       minDelay: this.#opts.minDelay,

@@ -214,3 +214,65 @@ test("shuffling config order 1000 times gives the identical desired state", () =
     assert.deepEqual(d, reference);
   }
 });
+
+describe("computeDesired: L7 route services", () => {
+  const l7 = buildConfig({
+    backends: { a: { port: 1 }, b: { port: 2 }, c: { port: 3 } },
+    services: {
+      web: { pools: [["p", { a: 100 }]] },
+      api: { algorithm: "maglev", tableSize: 13, pools: [["p", { b: 100, c: 50 }]] },
+    },
+    frontends: { www: { port: 80, service: "web", protocol: "http" } },
+  });
+  l7.frontends.www.routes = [
+    { name: "r0", match: { pathPrefix: "/api/" }, action: { type: "forward", service: "api" } },
+    {
+      name: "r1",
+      match: { pathPrefix: "/old/" },
+      action: { type: "redirect", status: 301, location: "/new/" },
+    },
+    { name: "r2", match: {}, action: { type: "forward", service: "web" } },
+  ];
+
+  test("a route forwarding to another service brings that service's backends and table", () => {
+    const d = computeDesired(l7, states({ c: "down" }), new Overrides(), noAgent, 1);
+    const www = d.frontends.www;
+    assert.deepEqual(Object.keys(www.routeServices ?? {}), ["api"]);
+    const api = www.routeServices!.api;
+    assert.equal(api.algorithm, "maglev");
+    assert.equal(api.activePool, 0);
+    assert.deepEqual(
+      api.backends.map((x) => [x.name, x.weight]),
+      [
+        ["b", 100],
+        ["c", 0],
+      ],
+    );
+    assert.ok(api.maglev!.every((slot) => slot === 0));
+    assert.deepEqual(
+      www.backends.map((x) => x.name),
+      ["a"],
+    );
+  });
+
+  test("no routeServices when routes only name the frontend's own service or none", () => {
+    const tcp = computeDesired(config, states({}), new Overrides(), noAgent, 1);
+    assert.equal(tcp.frontends.www.routeServices, undefined);
+  });
+});
+
+test("routeServiceNames reads normalized and raw routes, sorted and unique", async () => {
+  const { routeServiceNames } = await import("../../../src/control/desired.ts");
+  assert.deepEqual(
+    routeServiceNames([
+      { action: { type: "forward", service: "z" } },
+      { service: "a" },
+      { action: { type: "redirect", location: "/" } },
+      { action: { type: "forward", service: "z" } },
+      null,
+      "junk",
+    ]),
+    ["a", "z"],
+  );
+  assert.deepEqual(routeServiceNames(undefined), []);
+});

@@ -105,3 +105,20 @@ test("cancel() stops the timer without calling onDone", async () => {
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(called, false);
 });
+
+test("check() before start() does nothing (transitions during setup must not end warmup)", () => {
+  let called = false;
+  const w = new Warmup({
+    minDelay: 0,
+    maxWait: 0,
+    unknown: () => 0,
+    onDone: () => {
+      called = true;
+    },
+    now: () => 1e9,
+  });
+  w.check();
+  assert.equal(called, false);
+  w.start();
+  assert.equal(called, true);
+});
