@@ -22,6 +22,8 @@ export const MAX_MAGLEV_TABLE_SIZE = 16777216;
 export const SKIP_SEED_XOR = 0x9e3779b9;
 /** Weights are fixed-point with this many units per 1 (so 0.5 and 33.3 are exact enough). */
 export const WEIGHT_UNITS = 1000;
+/** Largest weight accepted (config weights are 0-100): keeps all weight arithmetic exact integers. */
+export const MAX_WEIGHT = 10000;
 
 /** True when n is a prime integer (trial division by 6k +/- 1; table sizes are small). */
 export function isPrime(n: number): boolean {
@@ -68,8 +70,11 @@ export function assertSeed(seed: number): void {
 
 /** A weight in fixed-point units; any weight > 0 is worth at least one unit. */
 export function weightUnits(weight: number): number {
-  if (!Number.isFinite(weight) || weight < 0) {
-    throw new LodestoneError("BALANCE_INVALID_WEIGHT", `weight must be a finite number >= 0, got ${weight}`);
+  if (!(weight >= 0 && weight <= MAX_WEIGHT)) {
+    throw new LodestoneError(
+      "BALANCE_INVALID_WEIGHT",
+      `weight must be a number from 0 to ${MAX_WEIGHT}, got ${weight}`,
+    );
   }
   if (weight === 0) return 0;
   return Math.max(1, Math.round(weight * WEIGHT_UNITS));
@@ -110,6 +115,19 @@ export function buildMaglevTable(
   size = DEFAULT_MAGLEV_TABLE_SIZE,
   seed = 0,
 ): Int32Array {
+  return buildMaglevTableUsing("auto", backends, size, seed);
+}
+
+/**
+ * buildMaglevTable with the claim loop chosen explicitly; both give identical
+ * tables (tested), "auto" picks the faster for the weights at hand.
+ */
+export function buildMaglevTableUsing(
+  strategy: "auto" | "rounds" | "schedule",
+  backends: readonly BalancerBackend[],
+  size = DEFAULT_MAGLEV_TABLE_SIZE,
+  seed = 0,
+): Int32Array {
   assertTableSize(size);
   assertSeed(seed);
   const units = backends.map((b) => weightUnits(b.weight));
@@ -122,14 +140,13 @@ export function buildMaglevTable(
   if (k === 1) return table.fill(eligible[0]);
 
   // Per eligible backend (in name order): where its permutation stands now, its
-  // skip, its weight and its credit. pos = (offset + next * skip) mod size, kept
-  // incrementally so no multiplication or modulo of big numbers is needed.
+  // skip and its weight. pos = (offset + next * skip) mod size.
   const pos = new Int32Array(k);
   const skip = new Int32Array(k);
   const weight = new Float64Array(k);
-  const credit = new Float64Array(k);
   const index = new Int32Array(k);
   let maxWeight = 0;
+  let totalWeight = 0;
   const skipSeed = (seed ^ SKIP_SEED_XOR) >>> 0;
   for (let e = 0; e < k; e++) {
     const i = eligible[e];
@@ -139,8 +156,45 @@ export function buildMaglevTable(
     weight[e] = units[i];
     index[e] = i;
     if (units[i] > maxWeight) maxWeight = units[i];
+    totalWeight += units[i];
   }
 
+  const rounds = Math.ceil((size * maxWeight) / totalWeight) + 1;
+  const useRounds = strategy === "rounds" || (strategy === "auto" && rounds * k <= 4 * size);
+  const claim = useRounds ? claimByRounds : claimBySchedule;
+  claim(table, pos, skip, weight, index, maxWeight);
+  return table;
+}
+
+/**
+ * Take the next free slot along backend e's permutation. Walks pos incrementally
+ * (no multiplication, no big modulo).
+ */
+function take(table: Int32Array, pos: Int32Array, skip: Int32Array, index: Int32Array, e: number): void {
+  const size = table.length;
+  const step = skip[e];
+  let slot = pos[e];
+  while (table[slot] >= 0) {
+    slot += step;
+    if (slot >= size) slot -= size;
+  }
+  table[slot] = index[e];
+  slot += step;
+  if (slot >= size) slot -= size;
+  pos[e] = slot;
+}
+
+/** The procedure as specified: round after round, every backend in name order. */
+function claimByRounds(
+  table: Int32Array,
+  pos: Int32Array,
+  skip: Int32Array,
+  weight: Float64Array,
+  index: Int32Array,
+  maxWeight: number,
+): void {
+  const k = pos.length;
+  const credit = new Float64Array(k);
   let filled = 0;
   for (;;) {
     for (let e = 0; e < k; e++) {
@@ -150,19 +204,72 @@ export function buildMaglevTable(
         continue;
       }
       credit[e] = c - maxWeight;
-      const step = skip[e];
-      let slot = pos[e];
-      while (table[slot] >= 0) {
-        slot += step;
-        if (slot >= size) slot -= size;
-      }
-      table[slot] = index[e];
-      slot += step;
-      if (slot >= size) slot -= size;
-      pos[e] = slot;
-      if (++filled === size) return table;
+      take(table, pos, skip, index, e);
+      if (++filled === table.length) return;
     }
   }
+}
+
+/**
+ * The same claims in the same order, without visiting rounds in which a backend
+ * does not claim: each backend's next claiming round is computed from its credit
+ * (ceil((max - credit) / weight) rounds ahead) and a binary heap ordered by
+ * (round, name order) yields the claims. O(M log N) however skewed the weights,
+ * where the plain rounds cost O(rounds x N): 1 heavy backend among 999 of 1/100
+ * its weight would otherwise take ~100 rounds per light claim.
+ */
+function claimBySchedule(
+  table: Int32Array,
+  pos: Int32Array,
+  skip: Int32Array,
+  weight: Float64Array,
+  index: Int32Array,
+  maxWeight: number,
+): void {
+  const k = pos.length;
+  const credit = new Float64Array(k);
+  const round = new Float64Array(k); // the round of each backend's next claim
+  const heap = new Int32Array(k);
+  for (let e = 0; e < k; e++) {
+    // From credit 0 at round 0: the first claim comes when credit reaches max.
+    const ahead = Math.floor((maxWeight + weight[e] - 1) / weight[e]);
+    round[e] = ahead;
+    credit[e] = ahead * weight[e] - maxWeight;
+    heap[e] = e;
+  }
+  for (let at = (k >> 1) - 1; at >= 0; at--) siftDown(heap, round, at);
+  for (let filled = 0; filled < table.length; filled++) {
+    const e = heap[0];
+    take(table, pos, skip, index, e);
+    // credit < max after paying; rounds until it reaches max again (all integers < 2^27).
+    const ahead = Math.floor((maxWeight - credit[e] + weight[e] - 1) / weight[e]);
+    round[e] += ahead;
+    credit[e] += ahead * weight[e] - maxWeight;
+    siftDown(heap, round, 0);
+  }
+}
+
+/** Restore the min-heap order on (round, backend order) below position `at`. */
+function siftDown(heap: Int32Array, round: Float64Array, at: number): void {
+  const k = heap.length;
+  const e = heap[at];
+  const r = round[e];
+  for (;;) {
+    let child = 2 * at + 1;
+    if (child >= k) break;
+    let c = heap[child];
+    if (child + 1 < k) {
+      const d = heap[child + 1];
+      if (round[d] < round[c] || (round[d] === round[c] && d < c)) {
+        child++;
+        c = d;
+      }
+    }
+    if (round[c] > r || (round[c] === r && c > e)) break;
+    heap[at] = c;
+    at = child;
+  }
+  heap[at] = e;
 }
 
 /** How many slots each backend holds: counts[i] for backends[i]. */

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { murmur3String } from "../../../src/balance/hash.ts";
 import {
   buildMaglevTable,
+  buildMaglevTableUsing,
   isPrime,
   MAX_MAGLEV_TABLE_SIZE,
   maglevSlotCounts,
@@ -16,6 +17,10 @@ const M = 65537;
 
 function equalBackends(n: number): BalancerBackend[] {
   return Array.from({ length: n }, (_, i) => ({ name: `backend-${i}`, weight: 100 }));
+}
+
+function backendsWithWeights(weights: number[]): BalancerBackend[] {
+  return weights.map((weight, i) => ({ name: `w-${i}`, weight }));
 }
 
 /** Deterministic PRNG (mulberry32) so shuffles are reproducible. */
@@ -217,6 +222,29 @@ describe("buildMaglevTable: consistency and determinism", () => {
     }
   });
 
+  test("the round-by-round and the scheduled claim loops build identical tables", () => {
+    const random = mulberry32(77);
+    const sets: [string, BalancerBackend[]][] = [
+      ["equal", equalBackends(50)],
+      ["1:2:3", backendsWithWeights([1, 2, 3])],
+      ["one heavy, many light", backendsWithWeights([100, ...new Array(99).fill(1)])],
+      ["fractions", backendsWithWeights([0.001, 0.5, 33.3, 100, 0, 7])],
+      ["random", backendsWithWeights(Array.from({ length: 200 }, () => Math.floor(random() * 101)))],
+    ];
+    for (const [what, backends] of sets) {
+      for (const [size, seed] of [
+        [13, 0],
+        [4099, 5],
+        [M, 0],
+      ]) {
+        const rounds = buildMaglevTableUsing("rounds", backends, size, seed);
+        const scheduled = buildMaglevTableUsing("schedule", backends, size, seed);
+        assert.deepEqual(scheduled, rounds, `${what}, size ${size}`);
+        assert.deepEqual(buildMaglevTable(backends, size, seed), rounds, `${what}, size ${size} (auto)`);
+      }
+    }
+  });
+
   test("identical input always gives the identical table", () => {
     const backends = equalBackends(50).map((b, i) => ({ ...b, weight: (i % 7) * 10 + 5 }));
     const first = buildMaglevTable(backends, M, 42);
@@ -293,6 +321,11 @@ describe("buildMaglevTable: bad input", () => {
     ["seed above 32 bits", () => buildMaglevTable(ok, 13, 2 ** 32), "BALANCE_INVALID_SEED"],
     ["negative weight", () => buildMaglevTable([{ name: "a", weight: -1 }], 13), "BALANCE_INVALID_WEIGHT"],
     ["NaN weight", () => buildMaglevTable([{ name: "a", weight: Number.NaN }], 13), "BALANCE_INVALID_WEIGHT"],
+    [
+      "weight above 10000",
+      () => buildMaglevTable([{ name: "a", weight: 10001 }], 13),
+      "BALANCE_INVALID_WEIGHT",
+    ],
     [
       "duplicate names",
       () =>
