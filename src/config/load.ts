@@ -37,6 +37,9 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: C
 /** Refuse absurd inputs before parsing: a config is kilobytes, not a log file. */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
+/** YAML syntax errors shown at most; past the first few they are consequences of the first. */
+const MAX_SYNTAX_ERRORS = 20;
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -129,14 +132,15 @@ export function parseData(raw: unknown): Parsed {
     }
   }
 
-  const a = admin.safeParse(top.admin, parseOptions());
+  // `admin:` / `runtime:` with nothing under them (YAML null) mean "all defaults", like empty sections.
+  const a = admin.safeParse(top.admin ?? undefined, parseOptions());
   if (a.success) {
     config.admin = a.data;
     adminParsed = true;
   } else {
     issues.push(...fromZod(["admin"], a.error));
   }
-  const rt = runtime.safeParse(top.runtime, parseOptions());
+  const rt = runtime.safeParse(top.runtime ?? undefined, parseOptions());
   if (rt.success) {
     config.runtime = rt.data;
     runtimeParsed = true;
@@ -174,7 +178,20 @@ export function parseConfig(text: string, file: string): ConfigResult {
     uniqueKeys: true,
   });
   if (doc.errors.length > 0) {
-    return { ok: false, errors: yamlIssues(doc, lineCounter, file, source).sort(compareIssues) };
+    // A broken document can repeat one error hundreds of times (deep nesting): dedupe and cap.
+    const seen = new Set<string>();
+    const unique = yamlIssues(doc, lineCounter, file, source)
+      .sort(compareIssues)
+      .filter((i) => {
+        const key = `${i.line}:${i.column}:${i.message}`;
+        return seen.has(key) ? false : (seen.add(key), true);
+      });
+    const shown = unique.slice(0, MAX_SYNTAX_ERRORS);
+    if (unique.length > shown.length) {
+      const last = shown[shown.length - 1];
+      shown.push({ ...last, message: `YAML syntax: ${unique.length - shown.length} more errors not shown` });
+    }
+    return { ok: false, errors: shown };
   }
   let raw: unknown;
   try {

@@ -358,7 +358,12 @@ const member = kebabObject({ weight: intIn(0, 100, "an integer weight").optional
 export const pool = kebabObject({
   name,
   backends: z
-    .record(z.string(), member, { error: "expected a mapping of backend name -> { weight }" })
+    .record(z.string(), member, {
+      error: (iss) =>
+        iss.input === undefined
+          ? "required: a mapping of backend name -> { weight }, e.g. { web-1: {} }"
+          : "expected a mapping of backend name -> { weight }, e.g. { web-1: {} }",
+    })
     .refine((r) => Object.keys(r).length > 0, { error: "a pool needs at least one backend" }),
 }).transform((o) => ({
   name: o.name,

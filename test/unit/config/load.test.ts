@@ -125,3 +125,42 @@ test("names that are numbers in YAML are kept as string names", () => {
   assert.ok(r.ok);
   if (r.ok) assert.equal(r.config.backends["1"].name, "1");
 });
+
+test("a deeply broken document gives a bounded, de-duplicated list of syntax errors", () => {
+  const out = errors("[".repeat(5000));
+  assert.ok(out.length <= 21, `got ${out.length} lines`);
+  assert.equal(new Set(out).size, out.length);
+  for (const line of out) assert.match(line, /^f\.yaml:\d+:\d+: YAML syntax: /);
+});
+
+test("admin: and runtime: with nothing under them mean all defaults", () => {
+  const r = parseConfig("admin:\nruntime:\n", "f.yaml");
+  assert.ok(r.ok);
+  if (r.ok) {
+    assert.deepEqual(r.config.admin, { listen: { host: "127.0.0.1", port: 9700 } });
+    assert.equal(r.config.runtime.logLevel, "info");
+  }
+});
+
+test("names that look like Object.prototype members are ordinary names", () => {
+  const ok = parseConfig(
+    `backends:
+  constructor: { address: 127.0.0.1, port: 1 }
+services:
+  toString:
+    pools:
+      - { name: p, backends: { constructor: {} } }
+frontends:
+  fe: { listen: 127.0.0.1:80, service: toString }
+`,
+    "f.yaml",
+  );
+  assert.equal(ok.ok, true);
+  assert.deepEqual(errors("frontends:\n  fe: { listen: 127.0.0.1:80, service: hasOwnProperty }\n"), [
+    'f.yaml:2:40: frontends.fe.service: unknown service "hasOwnProperty" (services: none are defined)',
+  ]);
+  assert.match(
+    errors("backends:\n  __proto__: { address: 127.0.0.1, port: 1 }\n")[0],
+    /"__proto__" is not a name/,
+  );
+});
