@@ -184,7 +184,9 @@ export function parseConfig(text: string, file: string): ConfigResult {
       .sort(compareIssues)
       .filter((i) => {
         const key = `${i.line}:${i.column}:${i.message}`;
-        return seen.has(key) ? false : (seen.add(key), true);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
       });
     const shown = unique.slice(0, MAX_SYNTAX_ERRORS);
     if (unique.length > shown.length) {
