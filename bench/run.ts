@@ -172,6 +172,8 @@ async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), "lodestone-bench-"));
   // NGINX workers drop root privileges and must still read the 1 MiB file.
   chmodSync(workDir, 0o755);
+  // Ctrl-C exits through process.exit, past the finally below: remove the directory there too.
+  process.on("exit", () => rmSync(workDir, { recursive: true, force: true }));
   try {
     const machine = machineInfo();
     log(

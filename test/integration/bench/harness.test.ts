@@ -7,7 +7,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { haproxyConf, nginxProxyConf, type ProxySetup } from "../../../bench/harness/configs.ts";
+import {
+  haproxyConf,
+  lodestoneYaml,
+  nginxProxyConf,
+  type ProxySetup,
+} from "../../../bench/harness/configs.ts";
 import {
   type Backends,
   findExecutable,
@@ -87,6 +92,22 @@ test("NGINX and HAProxy accept every generated proxy config (nginx -t, haproxy -
     writeFileSync(path.join(dir, "haproxy.cfg"), haproxyConf(s));
     const h = spawnSync(haproxy, ["-c", "-f", path.join(dir, "haproxy.cfg")], { encoding: "utf8" });
     assert.equal(h.status, 0, `haproxy -c (${mode}): ${h.stdout}${h.stderr}`);
+  }
+});
+
+test("lodestone accepts the generated config for both modes (lodestone validate)", async () => {
+  const [listenPort, adminPort] = await freePorts(2);
+  for (const mode of ["http", "tcp"] as const) {
+    const file = path.join(work, `lodestone-${mode}.yaml`);
+    writeFileSync(
+      file,
+      lodestoneYaml({ mode, host: HOST, listenPort, backendPorts: backends.ports, workers: 2 }, adminPort),
+    );
+    const r = spawnSync(path.join(REPO_ROOT, "bin/lodestone"), ["validate", file], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, `lodestone validate (${mode}): ${r.stdout}${r.stderr}`);
   }
 });
 
