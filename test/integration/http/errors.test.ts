@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
 import { after, describe, test } from "node:test";
-import type { HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import {
   desiredFrontend,
   type FrontendOptions,
