@@ -148,18 +148,20 @@ export const HEALTHCHECK_DEFAULTS = {
 
 const timingShape = {
   type: z.string(), // replaced per check type below; listed first so it leads the allowed keys
-  interval: positiveDuration.optional(),
-  "fast-interval": positiveDuration.optional(),
-  "down-interval": positiveDuration.optional(),
-  timeout: positiveDuration.optional(),
-  rise: intIn(1, 100).optional(),
-  fall: intIn(1, 100).optional(),
+  interval: positiveDuration.optional().describe("Probe interval while up (default 2s)."),
+  "fast-interval": positiveDuration
+    .optional()
+    .describe("Interval while changing state (default interval/2, >= 100ms)."),
+  "down-interval": positiveDuration.optional().describe("Interval while down (default interval*2)."),
+  timeout: positiveDuration.optional().describe("Per-probe timeout, at most interval (default 1s)."),
+  rise: intIn(1, 100).optional().describe("Consecutive passes to go up (default 2)."),
+  fall: intIn(1, 100).optional().describe("Consecutive failures to go down (default 3)."),
   jitter: z
     .number({ error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
     .min(0, { error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
     .max(0.5, { error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
     .optional(),
-  port: port.optional(),
+  port: port.optional().describe("Probe this port instead of the backend's."),
 };
 
 /** 200, "200-399" or "2xx" -> a status range; null when it is not one (100..599, min <= max). */
@@ -220,8 +222,10 @@ const httpShape = {
     .string()
     .regex(/^[^\s/]+$/, { error: "expected a Host header value without spaces" })
     .optional(),
-  "expect-status": expectStatus.optional(),
-  "expect-body": nonEmpty("a substring of the body").optional(),
+  "expect-status": expectStatus
+    .optional()
+    .describe('Accepted statuses: 200, "200-399", "2xx" or a list (default "200-399").'),
+  "expect-body": nonEmpty("a substring of the body").optional().describe("Substring the body must contain."),
 };
 
 /** Fill the timing defaults; the derived intervals follow the (possibly configured) interval. */
@@ -312,9 +316,9 @@ export const healthcheck = z.discriminatedUnion(
 // ---------------------------------------------------------------- backends
 
 export const backend = kebabObject({
-  address: ipAddress,
+  address: ipAddress.describe("IP address (no hostnames)."),
   port,
-  healthcheck: reference.optional(),
+  healthcheck: reference.optional().describe("Name of a health check; none = static, up at once."),
 });
 
 // ---------------------------------------------------------------- services
@@ -373,7 +377,8 @@ export const pool = kebabObject({
 export const service = kebabObject({
   algorithm: z
     .enum(ALGORITHMS, { error: `expected one of ${ALGORITHMS.join(", ")}` })
-    .default(SERVICE_DEFAULTS.algorithm),
+    .default(SERVICE_DEFAULTS.algorithm)
+    .describe("Balancing algorithm (default round-robin)."),
   maglev: kebabObject({ "table-size": tableSize.optional(), seed: intIn(0, 2 ** 32 - 1).optional() })
     .transform((o) => ({
       tableSize: o.tableSize ?? SERVICE_DEFAULTS.tableSize,
@@ -384,7 +389,8 @@ export const service = kebabObject({
     .enum(["client-address", "client-address-port"], {
       error: "expected client-address or client-address-port",
     })
-    .default(SERVICE_DEFAULTS.hashOn),
+    .default(SERVICE_DEFAULTS.hashOn)
+    .describe("What maglev and source-hash key on."),
   pools: z
     .array(pool, { error: "expected a list of pools, e.g. - { name: primary, backends: { web-1: {} } }" })
     .min(1, { error: "a service needs at least one pool" }),
@@ -411,21 +417,28 @@ export const FRONTEND_DEFAULTS = {
  * added here by replacing `routes` or spreading extra keys into a new kebabObject.
  */
 export const frontendFields = {
-  listen,
+  listen: listen.describe('Address to listen on: "127.0.0.1:8080" or "[::1]:8080".'),
   protocol: z
     .enum(PROTOCOLS, { error: `expected one of ${PROTOCOLS.join(", ")}` })
     .default(FRONTEND_DEFAULTS.protocol),
-  service: reference,
+  service: reference.describe("Name of the service that takes this traffic."),
   dataplane: z.enum(["proxy"], { error: "expected proxy" }).default(FRONTEND_DEFAULTS.dataplane),
-  "connect-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.connectTimeout)),
-  "idle-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.idleTimeout)),
+  "connect-timeout": positiveDuration
+    .prefault(formatDuration(FRONTEND_DEFAULTS.connectTimeout))
+    .describe("Backend connect timeout."),
+  "idle-timeout": positiveDuration
+    .prefault(formatDuration(FRONTEND_DEFAULTS.idleTimeout))
+    .describe("Close a connection after this long without bytes either way."),
   "max-connections": intIn(0, 10_000_000, "an integer (0 = unlimited)").default(
     FRONTEND_DEFAULTS.maxConnections,
   ),
-  "connect-retries": intIn(0, 10).default(FRONTEND_DEFAULTS.connectRetries),
+  "connect-retries": intIn(0, 10)
+    .default(FRONTEND_DEFAULTS.connectRetries)
+    .describe("Other backends tried after a connect failure."),
   "proxy-protocol": z
     .enum(["none", "v1", "v2"], { error: "expected none, v1 or v2" })
-    .default(FRONTEND_DEFAULTS.proxyProtocol),
+    .default(FRONTEND_DEFAULTS.proxyProtocol)
+    .describe("PROXY protocol header sent to backends."),
   udp: kebabObject({
     "session-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.sessionTimeout)),
     "max-sessions": intIn(1, 10_000_000).default(FRONTEND_DEFAULTS.maxSessions),
@@ -446,7 +459,7 @@ export const ADMIN_DEFAULT_LISTEN = "127.0.0.1:9700";
 
 export const admin = kebabObject({
   listen: listen.prefault(ADMIN_DEFAULT_LISTEN),
-  "token-file": nonEmpty("a file path").optional(),
+  "token-file": nonEmpty("a file path").optional().describe("File holding the bearer token for mutations."),
   "token-env": z
     .string({ error: "expected an environment variable name" })
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
@@ -470,12 +483,15 @@ export const runtime = kebabObject({
     .union([z.int().min(1).max(1024), z.literal("auto")], {
       error: 'expected a number of workers (1 to 1024) or "auto"',
     })
-    .default(RUNTIME_DEFAULTS.workers),
+    .default(RUNTIME_DEFAULTS.workers)
+    .describe('Proxy worker processes; "auto" = one per core.'),
   warmup: kebabObject({
     "min-delay": duration.prefault(formatDuration(RUNTIME_DEFAULTS.minDelay)),
     "max-wait": duration.prefault(formatDuration(RUNTIME_DEFAULTS.maxWait)),
   }).prefault({}),
-  "drain-timeout": duration.prefault(formatDuration(RUNTIME_DEFAULTS.drainTimeout)),
+  "drain-timeout": duration
+    .prefault(formatDuration(RUNTIME_DEFAULTS.drainTimeout))
+    .describe("On SIGTERM, how long open connections may finish."),
   "log-level": z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
     .default(RUNTIME_DEFAULTS.logLevel),
@@ -508,10 +524,10 @@ function section<T extends z.ZodType<object>>(entry: T) {
 }
 
 export const configSchema = strictKebab({
-  healthchecks: section(healthcheck),
-  backends: section(backend),
-  services: section(service),
-  frontends: section(frontend),
+  healthchecks: section(healthcheck).describe("Health checks by name, referenced by backends."),
+  backends: section(backend).describe("Backends by name: address, port, optional health check."),
+  services: section(service).describe("Services by name: an algorithm over prioritized pools of backends."),
+  frontends: section(frontend).describe("Frontends by name: a listen address feeding one service."),
   admin,
   runtime,
 });
