@@ -194,8 +194,8 @@ async function main(): Promise<number> {
 
     const heading = [
       `lodestone bench, ${startedAt.toISOString()}${opts.quick ? " (quick)" : ""}`,
-      `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.kernel}; HAProxy ${machine.haproxy}, NGINX ${machine.nginx}, wrk ${machine.wrk}, Node ${machine.node}`,
-      `workers ${opts.workers}; warm-up ${opts.warmupSec}s discarded; ${opts.rounds} interleaved rounds of ${opts.durationSec}s; medians shown; backends: NGINX, ${BACKEND_WORKERS} worker`,
+      `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.kernel}; HAProxy ${machine.haproxy}, NGINX ${machine.nginx}, wrk ${machine.wrk}, Node ${machine.node}; load average at start ${machine.loadAverage.toFixed(2)}`,
+      `workers ${opts.workers}; warm-up ${opts.warmupSec}s discarded; ${opts.rounds} interleaved rounds of ${opts.durationSec}s; medians shown (± = half the range of the rounds); backends: NGINX, ${BACKEND_WORKERS} worker`,
     ].join("  \n");
     process.stdout.write(`\n${heading}\n\n${renderMarkdown(results)}`);
 

@@ -12,6 +12,8 @@ export interface MachineInfo {
   haproxy: string;
   nginx: string;
   wrk: string;
+  /** 1-minute load average when the run started: other work on the machine skews results. */
+  loadAverage: number;
 }
 
 function firstLine(cmd: string | null, args: string[], pattern: RegExp): string {
@@ -38,5 +40,6 @@ export function machineInfo(): MachineInfo {
     haproxy: firstLine(findExecutable("haproxy"), ["-v"], /HA-?Proxy version (\S+)/),
     nginx: firstLine(findExecutable("nginx"), ["-v"], /nginx version: nginx\/(\S+)/),
     wrk: firstLine(findExecutable("wrk"), ["-v"], /^wrk (\S+)/m),
+    loadAverage: os.loadavg()[0],
   };
 }

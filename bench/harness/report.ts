@@ -24,6 +24,8 @@ export interface Summary {
   rounds: number;
   /** Medians across rounds. */
   rps: number;
+  /** Half the range of req/s across rounds, relative to the median (0.05 = ±5%): how noisy the rounds were. */
+  rpsSpread: number;
   mbps: number;
   p50Us: number;
   p99Us: number;
@@ -68,6 +70,7 @@ export function summarize(rounds: readonly RoundResult[]): Summary {
   return {
     rounds: rounds.length,
     rps: median(rounds.map((r) => r.rps)),
+    rpsSpread: spread(rounds.map((r) => r.rps)),
     mbps: median(rounds.map((r) => r.mbps)),
     p50Us: median(rounds.map((r) => r.p50Us)),
     p99Us: median(rounds.map((r) => r.p99Us)),
@@ -76,6 +79,13 @@ export function summarize(rounds: readonly RoundResult[]): Summary {
     socketErrors: rounds.reduce((a, r) => a + socketErrors(r.errors), 0),
     non2xx: rounds.reduce((a, r) => a + r.errors.status, 0),
   };
+}
+
+function spread(xs: readonly number[]): number {
+  const ys = xs.filter((x) => Number.isFinite(x));
+  const m = median(ys);
+  if (ys.length === 0 || !(m > 0)) return Number.NaN;
+  return (Math.max(...ys) - Math.min(...ys)) / 2 / m;
 }
 
 /** The scenario's headline number for one outcome; NaN when n/a. */
@@ -162,6 +172,11 @@ export function formatCount(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
+/** " ±12%" for the req/s cell; nothing for a single round. */
+export function formatSpread(x: number): string {
+  return Number.isFinite(x) && x > 0 ? ` ±${Math.round(x * 100)}%` : "";
+}
+
 function formatFixed(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "n/a";
 }
@@ -186,7 +201,7 @@ export function renderMarkdown(results: readonly ScenarioResult[]): string {
       const vs = (peer: string): string =>
         c.name === "lodestone" ? formatRatio(ratiosAgainst(r, peer).throughput) : "";
       rows.push(
-        `| ${r.scenario.name} | ${c.name} | ${formatCount(s.rps)} | ${formatFixed(s.mbps, 1)} | ${formatLatency(s.p50Us)} | ${formatLatency(s.p99Us)} | ${s.socketErrors} / ${s.non2xx} | ${formatFixed(s.cpuPer1k, 4)} | ${vs("haproxy")} | ${vs("nginx")} |`,
+        `| ${r.scenario.name} | ${c.name} | ${formatCount(s.rps)}${formatSpread(s.rpsSpread)} | ${formatFixed(s.mbps, 1)} | ${formatLatency(s.p50Us)} | ${formatLatency(s.p99Us)} | ${s.socketErrors} / ${s.non2xx} | ${formatFixed(s.cpuPer1k, 4)} | ${vs("haproxy")} | ${vs("nginx")} |`,
       );
     }
   }

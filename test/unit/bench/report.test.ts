@@ -4,6 +4,7 @@ import {
   type ContenderResult,
   formatCount,
   formatLatency,
+  formatSpread,
   GOALS,
   judgeGoal,
   type RoundResult,
@@ -48,6 +49,7 @@ test("summarize takes medians across rounds and totals the errors", () => {
   const s = summarize([round(100, 900, 1), round(300, 100, 1), round(200, 500, 1)]);
   assert.equal(s.rounds, 3);
   assert.equal(s.rps, 200);
+  assert.equal(s.rpsSpread, 0.5); // (300 - 100) / 2 / 200
   assert.equal(s.p99Us, 500);
   assert.equal(s.requests, 6000);
   assert.equal(s.socketErrors, 3);
@@ -145,6 +147,16 @@ test("Markdown: one row per contender, ratios on lodestone's row, numbered n/a r
   assert.match(md, /L7 keep-alive.*\| missed \| 0\.75x throughput, 2\.50x p99 \|/);
   assert.match(md, /L4 TCP keep-alive.*\| n\/a \|/);
   assert.doesNotMatch(md, /connection rate/, "goals of scenarios not run are left out");
+});
+
+test("the req/s cell shows the spread of the rounds when there is one", () => {
+  const r: ScenarioResult = {
+    scenario: scenario("l7-keepalive"),
+    contenders: [ok("haproxy", [round(900, 1000), round(1000, 1000), round(1100, 1000)])],
+  };
+  assert.match(renderMarkdown([r]), /^\| l7-keepalive \| haproxy \| 1,000 ±10% \|/m);
+  assert.equal(formatSpread(0), "");
+  assert.equal(formatSpread(Number.NaN), "");
 });
 
 test("latency and count formatting", () => {
