@@ -1,0 +1,54 @@
+// A backend inside its namespace: TCP on `port` answers every line with its
+// name, UDP on `port` answers every datagram with its name. Both on :: (v4 too).
+// Usage: backend-agent.ts NAME PORT
+import { createSocket } from "node:dgram";
+import { createServer, type Socket } from "node:net";
+import { serveAgent } from "./netns.ts";
+
+const [name, portText] = process.argv.slice(2);
+const port = Number(portText);
+const sockets = new Set<Socket>();
+let tcpConnections = 0;
+let udpDatagrams = 0;
+
+const tcp = createServer((sock) => {
+  tcpConnections++;
+  sockets.add(sock);
+  sock.on("error", () => {});
+  sock.on("close", () => sockets.delete(sock));
+  let buf = "";
+  sock.on("data", (d) => {
+    buf += d.toString();
+    let i = buf.indexOf("\n");
+    while (i >= 0) {
+      buf = buf.slice(i + 1);
+      sock.write(`${name}\n`);
+      i = buf.indexOf("\n");
+    }
+  });
+});
+tcp.on("error", (err) => {
+  process.stderr.write(`tcp: ${err.message}\n`);
+  process.exit(1);
+});
+const udp = createSocket({ type: "udp6", ipv6Only: false });
+udp.on("error", (err) => process.stderr.write(`udp: ${err.message}\n`));
+udp.on("message", (_msg, rinfo) => {
+  udpDatagrams++;
+  udp.send(name, rinfo.port, rinfo.address);
+});
+
+await new Promise<void>((res) => tcp.listen({ port, host: "::", ipv6Only: false }, res));
+await new Promise<void>((res) => udp.bind(port, "::", res));
+
+serveAgent(
+  (req) => {
+    if (req.op === "counts") return { tcpConnections, udpDatagrams };
+    throw new Error(`unknown op ${String(req.op)}`);
+  },
+  async () => {
+    for (const s of sockets) s.destroy();
+    tcp.close();
+    udp.close();
+  },
+);

@@ -1,0 +1,128 @@
+// The client inside its namespace. Requests:
+//   {op: "tcp", host, port, count}   count short connections: send a line, read the answering backend's name
+//   {op: "udp", host, port, count}   count flows (a new socket, so a new source port, each): one datagram each
+//   {op: "open", conn, host, port}   open a long-lived connection named conn
+//   {op: "ping", conn}               one line over it -> the backend's name
+//   {op: "close", conn}
+// Every wait is bounded (2 s per answer).
+import { createSocket } from "node:dgram";
+import { connect, isIPv6, type Socket } from "node:net";
+import { serveAgent } from "./netns.ts";
+
+const TIMEOUT = 2000;
+const conns = new Map<string, { sock: Socket; lines: string[]; waiters: Array<(l: string) => void> }>();
+
+function open(
+  host: string,
+  port: number,
+): Promise<{ sock: Socket; lines: string[]; waiters: Array<(l: string) => void> }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port });
+    const c = { sock, lines: [] as string[], waiters: [] as Array<(l: string) => void> };
+    let buf = "";
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`connect ${host}:${port} timed out`));
+    }, TIMEOUT);
+    sock.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    sock.on("connect", () => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+    sock.on("data", (d) => {
+      buf += d.toString();
+      let i = buf.indexOf("\n");
+      while (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const w = c.waiters.shift();
+        if (w) w(line);
+        else c.lines.push(line);
+        i = buf.indexOf("\n");
+      }
+    });
+  });
+}
+
+function ping(c: { sock: Socket; lines: string[]; waiters: Array<(l: string) => void> }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no answer within 2s")), TIMEOUT);
+    c.waiters.push((l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+    c.sock.once("close", () => reject(new Error("connection closed")));
+    c.sock.write("ping\n");
+  });
+}
+
+async function tcpOnce(host: string, port: number): Promise<string> {
+  const c = await open(host, port);
+  try {
+    return await ping(c);
+  } finally {
+    c.sock.destroy();
+  }
+}
+
+function udpOnce(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = createSocket(isIPv6(host) ? "udp6" : "udp4");
+    const timer = setTimeout(() => {
+      sock.close();
+      resolve("timeout");
+    }, TIMEOUT);
+    sock.on("error", () => {});
+    sock.on("message", (msg) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(msg.toString());
+    });
+    sock.send("hello", port, host);
+  });
+}
+
+async function many(count: number, one: () => Promise<string>): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < count; i += 10) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(10, count - i) }, () => one().catch((e: Error) => `error: ${e.message}`)),
+    );
+    out.push(...batch);
+  }
+  return out;
+}
+
+serveAgent(
+  async (req) => {
+    const host = req.host as string;
+    const port = req.port as number;
+    switch (req.op) {
+      case "tcp":
+        return many(req.count as number, () => tcpOnce(host, port));
+      case "udp":
+        return many(req.count as number, () => udpOnce(host, port));
+      case "open": {
+        conns.set(req.conn as string, await open(host, port));
+        return conns.get(req.conn as string)!.sock.localPort;
+      }
+      case "ping": {
+        const c = conns.get(req.conn as string);
+        if (!c) throw new Error(`no connection ${String(req.conn)}`);
+        return ping(c).catch((e: Error) => `error: ${e.message}`);
+      }
+      case "close":
+        conns.get(req.conn as string)?.sock.destroy();
+        conns.delete(req.conn as string);
+        return true;
+      default:
+        throw new Error(`unknown op ${String(req.op)}`);
+    }
+  },
+  () => {
+    for (const c of conns.values()) c.sock.destroy();
+  },
+);
