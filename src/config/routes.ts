@@ -175,8 +175,13 @@ const regexSource = z.string({ error: "expected a regular expression" }).refine(
   { error: (iss) => `${JSON.stringify(iss.input)} is not a valid regular expression` },
 );
 
+// A scalar or a non-empty list; wrapping first keeps the item's own error messages
+// (a union would report only "Invalid input").
 const oneOrMany = <T extends z.ZodType>(item: T) =>
-  z.union([item, z.array(item).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+  z.preprocess(
+    (v) => (Array.isArray(v) ? v : [v]),
+    z.array(item).min(1, { error: "expected at least one item" }),
+  );
 
 const HOST_PATTERN =
   /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$|^\[[0-9a-fA-F:.]+\]$|^[0-9.]+$/;

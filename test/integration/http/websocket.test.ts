@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { after, before, describe, test } from "node:test";
+import type { HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import { desiredFrontend, rawRequest, startProxy, statusLines } from "./harness.ts";
+
+/** A minimal WebSocket echo server (RFC 6455): text frames under 64 KiB, echoed back. */
+function startEchoServer(): Promise<{ server: Server; port: number; upgrades: string[] }> {
+  const upgrades: string[] = [];
+  const server = createServer((_req, res) => {
+    res.statusCode = 426;
+    res.end("websocket only");
+  });
+  server.on("upgrade", (req, socket: Socket, head: Buffer) => {
+    socket.on("error", () => {});
+    upgrades.push(`${req.headers.connection}|${req.headers.upgrade}|${req.headers["x-forwarded-for"]}`);
+    const accept = createHash("sha1")
+      .update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest("base64");
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    let buf = head;
+    socket.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (buf.length < 2) return;
+        const opcode = buf[0] & 0x0f;
+        let len = buf[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        }
+        if (buf.length < off + 4 + len) return;
+        const mask = buf.subarray(off, off + 4);
+        const payload = Buffer.from(buf.subarray(off + 4, off + 4 + len));
+        for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i & 3];
+        buf = buf.subarray(off + 4 + len);
+        if (opcode === 0x8) {
+          socket.end(Buffer.from([0x88, 0]));
+          return;
+        }
+        const header =
+          len < 126
+            ? Buffer.from([0x80 | opcode, len])
+            : Buffer.from([0x80 | opcode, 126, len >> 8, len & 0xff]);
+        socket.write(Buffer.concat([header, payload]));
+      }
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ server, port: (server.address() as { port: number }).port, upgrades }),
+    ),
+  );
+}
+
+describe("WebSocket upgrade passes through as a tunnel", () => {
+  let echo: Awaited<ReturnType<typeof startEchoServer>>;
+  let proxy: HttpListener;
+  let port: number;
+
+  before(async () => {
+    echo = await startEchoServer();
+    ({ proxy, port } = await startProxy(desiredFrontend([{ name: "ws", port: echo.port }])));
+  });
+  after(async () => {
+    await proxy.stop(100);
+    echo.server.closeAllConnections();
+    await new Promise<void>((r) => echo.server.close(() => r()));
+  });
+
+  test("Node's WebSocket client exchanges messages with the backend through the proxy", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+    const replies: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => {
+        ws.send("hello");
+        ws.send("x".repeat(1000));
+      });
+      ws.addEventListener("message", (e) => {
+        replies.push(String(e.data));
+        if (replies.length === 2) ws.close();
+      });
+      ws.addEventListener("close", () => resolve());
+      ws.addEventListener("error", () => reject(new Error("websocket error")));
+    });
+    assert.deepEqual(replies, ["hello", "x".repeat(1000)]);
+    const [connection, upgrade, xff] = echo.upgrades.at(-1)!.split("|");
+    assert.equal(connection, "Upgrade");
+    assert.equal(upgrade, "websocket");
+    assert.equal(xff, "127.0.0.1");
+  });
+
+  test("an upgrade the backend refuses is an ordinary response", async () => {
+    const reply = await rawRequest(port, "GET /plain HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert.deepEqual(statusLines(reply), [426]);
+  });
+});
