@@ -1,5 +1,6 @@
 // The config layer's public surface (load.ts exports the same API). Everything else in
 // src/config is internal.
+export { formatHostPort, parseListen } from "./address.ts";
 export { formatDuration, parseDuration } from "./duration.ts";
 export {
   type ConfigDiff,
