@@ -50,6 +50,7 @@ const three: BackendSpec[] = [
   { name: "c", address: "10.0.0.13", port: 80 },
 ];
 
+const mapOf = (o: MapOp): string | null => ("map" in o ? o.map : null);
 const count = (ops: MapOp[], pred: (op: MapOp) => boolean) => ops.filter(pred).length;
 const ringWrites = (ops: MapOp[]) => ops.filter((o) => o.kind === "update" && o.map === "ring");
 const index = (ops: MapOp[], pred: (op: MapOp) => boolean) => ops.findIndex(pred);
@@ -117,7 +118,7 @@ describe("XDP plan: updates write only what changed", () => {
       if (before[s] === 1) assert.ok(changed.includes(s), `b's slot ${s} rewritten`);
     for (const o of ringWrites(ops)) assert.notEqual(decodeU32((o as { value: Buffer }).value), 1);
     assert.equal(
-      count(ops, (o) => o.map === "reals" || o.map === "vips"),
+      count(ops, (o) => mapOf(o) === "reals" || mapOf(o) === "vips"),
       0,
       "backends and VIP unchanged",
     );
@@ -135,7 +136,7 @@ describe("XDP plan: updates write only what changed", () => {
     const ops = plan(st, [input("web", flushed)]);
     const flushes = ops.filter((o) => o.kind === "flush");
     assert.deepEqual(flushes, [{ kind: "flush", realId: 1 }]);
-    assert.ok(ops.findLastIndex((o) => o.map === "ring") < index(ops, (o) => o.kind === "flush"));
+    assert.ok(ops.findLastIndex((o) => mapOf(o) === "ring") < index(ops, (o) => o.kind === "flush"));
     assert.equal(
       count(plan(st, [input("web", flushed)]), (o) => o.kind === "flush"),
       0,
@@ -159,7 +160,7 @@ describe("XDP plan: updates write only what changed", () => {
     const disabled = three.map((b) => (b.name === "c" ? { ...b, state: "disabled" as const } : b));
     const ops = plan(st, [input("web", disabled)]);
     assert.equal(
-      count(ops, (o) => o.map === "reals"),
+      count(ops, (o) => mapOf(o) === "reals"),
       0,
     );
   });
@@ -169,7 +170,7 @@ describe("XDP plan: updates write only what changed", () => {
     plan(st, [input("web", three)]);
     const ops = plan(st, [input("web", three.slice(0, 2))]);
     const clear = index(ops, (o) => o.kind === "update" && o.map === "reals");
-    assert.ok(clear > ops.findLastIndex((o) => o.map === "ring"));
+    assert.ok(clear > ops.findLastIndex((o) => mapOf(o) === "ring"));
     assert.equal(decodeReal((ops[clear] as { value: Buffer }).value), null);
     assert.deepEqual(
       ops.filter((o) => o.kind === "flush"),
