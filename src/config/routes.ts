@@ -363,7 +363,10 @@ export const tlsSettingsSchema = strict({
     })
     .min(1, { error: "an https frontend needs at least one certificate" }),
   "min-version": z.enum(["TLSv1.2", "TLSv1.3"], { error: "expected TLSv1.2 or TLSv1.3" }).default("TLSv1.2"),
-  alpn: z.array(z.enum(["http/1.1", "h2"])).default(["http/1.1"]),
+  // h2 joins this list when the HTTP/2 front end exists; until then only http/1.1 is offered.
+  alpn: z
+    .array(z.enum(["http/1.1"], { error: "expected http/1.1 (h2 is not served yet)" }))
+    .default(["http/1.1"]),
 }).transform((o): TlsSettings => camel(o) as unknown as TlsSettings);
 
 /**

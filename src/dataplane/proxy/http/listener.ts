@@ -3,6 +3,7 @@
 // targets, upstream pool, settings). update() swaps that state; requests already
 // in flight keep the backend they were sent to.
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
 import type { HttpSettings, Route } from "../../../config/routes.ts";
 import { LodestoneError } from "../../../errors.ts";
 import type { DesiredFrontend } from "../../../model/desired.ts";
@@ -13,6 +14,7 @@ import type { HeadLimits } from "./head-scanner.ts";
 import { Router } from "./router.ts";
 import { httpConfigOf } from "./settings.ts";
 import { buildTargets, type ServiceTarget } from "./targets.ts";
+import { type LoadedTls, loadTls } from "./tls.ts";
 import { UpstreamPool } from "./upstream.ts";
 
 export interface HttpListenerOptions {
@@ -55,7 +57,11 @@ export class HttpListener implements FrontendListener {
   readonly counters: HttpCounters = { requests: 0, rejected: 0, upstreamConnections: 0, errors: {} };
 
   private frontend: DesiredFrontend;
-  private readonly server: Server;
+  private readonly server: Server | TlsServer;
+  private readonly tlsServer: TlsServer | null = null;
+  private tls: LoadedTls | null = null;
+  /** TLS handshakes that failed (bad client hello, protocol mismatch...). */
+  tlsErrors = 0;
   private readonly connections = new Set<ClientConnection>();
   private readonly perBackend = new Map<string, TrafficCounters>();
   private readonly totals = zeroCounters();
@@ -70,7 +76,24 @@ export class HttpListener implements FrontendListener {
     this.opts = opts;
     this.pool = new UpstreamPool(0, 1000);
     this.apply(frontend);
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    if (this.proto === "https") {
+      const tlsServer = createTlsServer({
+        allowHalfOpen: true,
+        noDelay: true,
+        ALPNProtocols: ["http/1.1"],
+        SNICallback: (servername, cb) =>
+          cb(null, this.tls === null ? undefined : this.tls.table.lookup(servername)),
+      });
+      tlsServer.on("secureConnection", (socket: TLSSocket) => this.accept(socket));
+      tlsServer.on("tlsClientError", (_err, socket) => {
+        this.tlsErrors++;
+        socket.destroy();
+      });
+      this.tlsServer = tlsServer;
+      this.server = tlsServer;
+    } else {
+      this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    }
     this.server.on("error", () => {}); // listen errors are reported by start()
     if (frontend.settings.maxConnections > 0) this.server.maxConnections = frontend.settings.maxConnections;
   }
@@ -94,6 +117,18 @@ export class HttpListener implements FrontendListener {
   }
 
   async start(): Promise<void> {
+    if (this.tlsServer !== null) {
+      const tls = httpConfigOf(this.frontend.settings).tls;
+      if (tls === undefined) {
+        throw new LodestoneError(
+          "TLS_NOT_CONFIGURED",
+          `frontend ${this.name}: protocol https needs tls.certificates`,
+        );
+      }
+      this.tls = await loadTls(this.name, tls);
+      // Clients that send no SNI (e.g. connecting by IP) get the first certificate.
+      this.tlsServer.setSecureContext(this.tls.defaultOptions);
+    }
     if (this.opts.noListen) return;
     const { host, port } = this.frontend.listen;
     await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import { createHttpListener, type HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import { curl, desiredFrontend, type HttpBackend, startHttpBackend } from "./harness.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "lodestone-tls-"));
+
+function makeCert(name: string, subject: string, sans: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+    ].concat(["-keyout", key, "-out", cert, "-subj", `/CN=${subject}`, "-addext", `subjectAltName=${sans}`]),
+    { stdio: "ignore" },
+  );
+  return { cert, key };
+}
+
+/** The CN of the certificate the server presents for `servername`, and the negotiated ALPN. */
+function handshake(port: number, servername?: string): Promise<{ cn: string; alpn: string | false }> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect(
+      { port, host: "127.0.0.1", servername, rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] },
+      () => {
+        const cn = String(s.getPeerCertificate().subject.CN);
+        const alpn = s.alpnProtocol;
+        s.destroy();
+        resolve({ cn, alpn });
+      },
+    );
+    s.on("error", reject);
+  });
+}
+
+describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => {
+  let backend: HttpBackend;
+  let proxy: HttpListener;
+  let port: number;
+
+  before(async () => {
+    const a = makeCert("a", "default.test", "DNS:default.test");
+    const wild = makeCert("wild", "wildcard.wild.test", "DNS:*.wild.test");
+    const exact = makeCert("exact", "exact.wild.test", "DNS:exact.wild.test");
+    backend = await startHttpBackend((req, res) => res.end(`${req.headers["x-forwarded-proto"]} ${req.url}`));
+    const fe = desiredFrontend([{ name: "b", port: backend.port }]);
+    fe.protocol = "https";
+    fe.settings.protocol = "https";
+    Object.assign(fe.settings, {
+      tls: { certificates: [a, wild, exact], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
+    });
+    proxy = createHttpListener(fe);
+    await proxy.start();
+    port = proxy.address().port;
+  });
+  after(async () => {
+    await proxy.stop(100);
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const table: [string, string | undefined, string][] = [
+    ["no SNI gets the first certificate", undefined, "default.test"],
+    ["an exact name", "exact.wild.test", "exact.wild.test"],
+    ["a wildcard name", "other.wild.test", "wildcard.wild.test"],
+    ["a name two labels below the wildcard falls back to the default", "a.b.wild.test", "default.test"],
+    ["an unknown name falls back to the default", "nobody.test", "default.test"],
+  ];
+  for (const [name, sni, cn] of table) {
+    test(`SNI: ${name}`, async () => {
+      assert.equal((await handshake(port, sni)).cn, cn);
+    });
+  }
+
+  test("ALPN settles on http/1.1 when the client offers h2 first", async () => {
+    assert.equal((await handshake(port, "exact.wild.test")).alpn, "http/1.1");
+  });
+
+  test("curl over https reaches the backend, which sees X-Forwarded-Proto: https", async () => {
+    const r = await curl([
+      "-k",
+      "--resolve",
+      `exact.wild.test:${port}:127.0.0.1`,
+      `https://exact.wild.test:${port}/p?q=1`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "https /p?q=1");
+  });
+
+  test("a plaintext request to the https port is refused without reaching the backend", async () => {
+    const before = backend.requests.length;
+    const r = await curl([`http://127.0.0.1:${port}/`]);
+    assert.notEqual(r.code, 0);
+    assert.equal(backend.requests.length, before);
+    assert.ok(proxy.tlsErrors >= 1);
+  });
+});
+
+describe("https frontends: configuration errors", () => {
+  test("a missing certificate file is a clear error at start", async () => {
+    const fe = desiredFrontend([{ name: "b", port: 9 }]);
+    fe.protocol = "https";
+    Object.assign(fe.settings, {
+      protocol: "https",
+      tls: {
+        certificates: [{ cert: "/nonexistent/c.pem", key: "/nonexistent/k.pem" }],
+        minVersion: "TLSv1.2",
+        alpn: [],
+      },
+    });
+    const proxy = createHttpListener(fe);
+    await assert.rejects(
+      proxy.start(),
+      (e: Error & { code?: string }) => e.code === "TLS_CERT_UNREADABLE" && /nonexistent/.test(e.message),
+    );
+    await proxy.stop(0);
+  });
+
+  test("https without tls settings is a clear error at start", async () => {
+    const fe = desiredFrontend([{ name: "b", port: 9 }]);
+    fe.protocol = "https";
+    const proxy = createHttpListener(fe);
+    await assert.rejects(proxy.start(), (e: Error & { code?: string }) => e.code === "TLS_NOT_CONFIGURED");
+    await proxy.stop(0);
+  });
+});
