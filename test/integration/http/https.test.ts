@@ -32,7 +32,7 @@ function makeCert(name: string, subject: string, sans: string): { cert: string; 
 }
 
 /** The CN of the certificate the server presents for `servername`, and the negotiated ALPN. */
-function handshake(port: number, servername?: string): Promise<{ cn: string; alpn: string | false }> {
+function handshake(port: number, servername?: string): Promise<{ cn: string; alpn: string | false | null }> {
   return new Promise((resolve, reject) => {
     const s = tlsConnect(
       { port, host: "127.0.0.1", servername, rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] },
