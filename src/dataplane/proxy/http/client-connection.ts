@@ -428,7 +428,7 @@ export class ClientConnection implements UpstreamOwner {
       fallbackHost: b.address.includes(":") ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
     });
     this.resState = RES_HEAD;
-    this.resScanner ??= new HeadScanner(this.fe.limits, RESPONSE_SCAN_ERRORS, false);
+    this.resScanner ??= new HeadScanner(this.fe.responseLimits, RESPONSE_SCAN_ERRORS, false);
     this.resScanner.reset();
     u.socket.cork();
     u.socket.write(head, "latin1");

@@ -10,7 +10,7 @@ import type { DesiredFrontend } from "../../../model/desired.ts";
 import type { TrafficCounters } from "../../types.ts";
 import type { FrontendListener } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
-import type { HeadLimits } from "./head-scanner.ts";
+import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./head-scanner.ts";
 import { Router } from "./router.ts";
 import { httpConfigOf } from "./settings.ts";
 import { buildTargets, type ServiceTarget } from "./targets.ts";
@@ -46,6 +46,8 @@ export class HttpListener implements FrontendListener {
   readonly proto: "http" | "https";
   settings!: HttpSettings;
   limits!: HeadLimits;
+  /** Backend response heads: never tighter than the defaults (large Set-Cookie headers are normal). */
+  responseLimits!: HeadLimits;
   idleTimeout = 0;
   connectTimeout = 0;
   connectRetries = 0;
@@ -106,6 +108,11 @@ export class HttpListener implements FrontendListener {
       maxStartLine: cfg.http.maxRequestLine,
       maxHeaderBytes: cfg.http.maxHeaderBytes,
       maxHeaders: cfg.http.maxHeaders,
+    };
+    this.responseLimits = {
+      maxStartLine: Math.max(DEFAULT_HEAD_LIMITS.maxStartLine, this.limits.maxStartLine),
+      maxHeaderBytes: Math.max(DEFAULT_HEAD_LIMITS.maxHeaderBytes, this.limits.maxHeaderBytes),
+      maxHeaders: Math.max(DEFAULT_HEAD_LIMITS.maxHeaders, this.limits.maxHeaders),
     };
     this.idleTimeout = s.idleTimeout;
     this.connectTimeout = s.connectTimeout;

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { after, describe, test } from "node:test";
+import {
+  desiredFrontend,
+  type HttpBackend,
+  rawRequest,
+  sleep,
+  startHttpBackend,
+  startProxy,
+  statusLines,
+} from "./harness.ts";
+
+const backends: HttpBackend[] = [];
+after(async () => {
+  for (const b of backends) await b.close();
+});
+
+async function slowBackend(delayMs: number, text: string): Promise<HttpBackend> {
+  const b = await startHttpBackend((_req, res) => {
+    setTimeout(() => res.end(text), delayMs);
+  });
+  backends.push(b);
+  return b;
+}
+
+describe("listener lifecycle: stop drains, update moves new requests, flush cuts", () => {
+  test("stop() lets an in-flight request finish with Connection: close, then refuses new connections", async () => {
+    const b = await slowBackend(300, "slow answer");
+    const { proxy, port } = await startProxy(desiredFrontend([{ name: "b", port: b.port }]));
+    const inflight = rawRequest(port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", { timeout: 3000 });
+    await sleep(100);
+    const stopped = proxy.stop(2000);
+    const reply = await inflight;
+    await stopped;
+    assert.deepEqual(statusLines(reply), [200]);
+    assert.match(reply, /Connection: close/);
+    assert.ok(reply.endsWith("slow answer"));
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const s = connect(port, "127.0.0.1", () => resolve(s));
+        s.on("error", reject);
+      }),
+    );
+  });
+
+  test("stop() closes idle keep-alive connections at once", async () => {
+    const b = await slowBackend(0, "x");
+    const { proxy, port } = await startProxy(desiredFrontend([{ name: "b", port: b.port }]));
+    const reply = rawRequest(port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", { timeout: 5000 });
+    await sleep(100);
+    const started = Date.now();
+    await proxy.stop(5000);
+    assert.deepEqual(statusLines(await reply), [200]);
+    assert.ok(Date.now() - started < 1000, "idle connection was not kept until the deadline");
+  });
+
+  test("update() sends new requests to the new backend set", async () => {
+    const one = await slowBackend(0, "one");
+    const two = await slowBackend(0, "two");
+    const { proxy, port } = await startProxy(desiredFrontend([{ name: "one", port: one.port }]));
+    try {
+      const get = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+      assert.ok((await rawRequest(port, get)).endsWith("one"));
+      proxy.update(desiredFrontend([{ name: "two", port: two.port }]));
+      assert.ok((await rawRequest(port, get)).endsWith("two"));
+    } finally {
+      await proxy.stop(100);
+    }
+  });
+
+  test("update() with weight 0 and flush ends exchanges on that backend now", async () => {
+    const b = await slowBackend(1000, "too late");
+    const { proxy, port } = await startProxy(desiredFrontend([{ name: "b", port: b.port }]));
+    try {
+      const started = Date.now();
+      const reply = rawRequest(port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", { timeout: 3000 });
+      await sleep(150);
+      const fe = desiredFrontend([{ name: "b", port: b.port, weight: 0 }]);
+      fe.backends[0].flush = true;
+      proxy.update(fe);
+      const text = await reply;
+      assert.ok(!text.includes("too late"));
+      assert.ok(Date.now() - started < 900);
+    } finally {
+      await proxy.stop(100);
+    }
+  });
+});
