@@ -11,6 +11,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, "../../..");
 export const BPF_SOURCE_DIR = join(here, "bpf");
 export const DEFAULT_OBJECT_PATH = join(REPO_ROOT, "dist/bpf/lodestone.bpf.o");
+/** Built beside the main object: XDP_PASS, for veth peers (see bpf/pass.bpf.c). */
+export const DEFAULT_PASS_OBJECT_PATH = join(REPO_ROOT, "dist/bpf/pass.bpf.o");
 const BUILD_SCRIPT = join(REPO_ROOT, "scripts/build-bpf.sh");
 
 function newestSourceMtime(): number {
@@ -23,10 +25,10 @@ function newestSourceMtime(): number {
   return newest;
 }
 
-/** Compile to `out` unconditionally. Throws XDP_BUILD_FAILED with clang's messages. */
-export function buildBpfObject(out = DEFAULT_OBJECT_PATH): string {
+/** Compile to `out` unconditionally (extra clang flags in `cflags`). Throws XDP_BUILD_FAILED with clang's messages. */
+export function buildBpfObject(out = DEFAULT_OBJECT_PATH, cflags = ""): string {
   try {
-    execFileSync("bash", [BUILD_SCRIPT, out], { stdio: "pipe" });
+    execFileSync("bash", [BUILD_SCRIPT, out], { stdio: "pipe", env: { ...process.env, BPF_CFLAGS: cflags } });
   } catch (err) {
     const e = err as { stderr?: Buffer; message: string };
     const detail = e.stderr?.toString().trim() || e.message;

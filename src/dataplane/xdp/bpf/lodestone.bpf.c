@@ -512,6 +512,11 @@ int lodestone_xdp(struct xdp_md *ctx)
 	int new_flow = 0;
 	int ret;
 
+#ifdef LS_VERIFIER_SELFTEST
+	/* Only in the loader's test build: a packet read without a bounds check, which the verifier must refuse. */
+	if (*(__u32 *)(long)ctx->data == 0)
+		return XDP_DROP;
+#endif
 	ret = parse(ctx, &pkt);
 	if (ret <= 0)
 		return XDP_PASS;
