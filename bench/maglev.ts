@@ -3,6 +3,7 @@
 // Prints the median table build time for N = 10, 100, 1000 backends at
 // M = 65537 and 655373, and pick() rates for every algorithm. Every loop is
 // bounded in count; nothing here touches the network.
+import { loadavg } from "node:os";
 import { buildMaglevTable, createBalancer } from "../src/balance/index.ts";
 import type { FlowKey } from "../src/balance/types.ts";
 import type { Algorithm } from "../src/config/types.ts";
@@ -15,36 +16,49 @@ function median(values: number[]): number {
   return sorted[sorted.length >> 1];
 }
 
-function backends(n: number, weighted: boolean) {
+type Weights = "equal" | "mixed" | "skewed";
+
+/** equal: all 100; mixed: 1..100 spread; skewed: one of 100, the rest 1 (the costliest shape). */
+function backends(n: number, weights: Weights) {
   return Array.from({ length: n }, (_, i) => ({
     name: `backend-${i}`,
-    weight: weighted ? 1 + ((i * 37) % 100) : 100,
+    weight: weights === "equal" ? 100 : weights === "mixed" ? 1 + ((i * 37) % 100) : i === 0 ? 100 : 1,
   }));
 }
 
 interface BuildRow {
   backends: number;
   size: number;
-  weights: "equal" | "mixed";
+  weights: Weights;
+  /** Wall-clock median. */
   medianMs: number;
   minMs: number;
+  /** CPU-time median (user + system): steadier than wall time on a busy machine. */
+  cpuMedianMs: number;
 }
 
-function benchBuild(n: number, size: number, weighted: boolean): BuildRow {
-  const list = backends(n, weighted);
+function benchBuild(n: number, size: number, weights: Weights): BuildRow {
+  const list = backends(n, weights);
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < WARMUP + RUNS; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     buildMaglevTable(list, size, 0);
     const dt = performance.now() - t0;
-    if (r >= WARMUP) times.push(dt);
+    const dc = process.cpuUsage(c0);
+    if (r >= WARMUP) {
+      times.push(dt);
+      cpu.push((dc.user + dc.system) / 1000);
+    }
   }
   return {
     backends: n,
     size,
-    weights: weighted ? "mixed" : "equal",
+    weights,
     medianMs: median(times),
     minMs: Math.min(...times),
+    cpuMedianMs: median(cpu),
   };
 }
 
@@ -65,7 +79,7 @@ interface PickRow {
 }
 
 function benchPicks(algorithm: Algorithm, hashOn: "client-address" | "client-address-port"): PickRow {
-  const list = backends(100, true);
+  const list = backends(100, "mixed");
   const inflight = new Int32Array(list.length);
   const balancer = createBalancer(list, { algorithm, hashOn, inflight: (i) => inflight[i] });
   const keys = flows(4096);
@@ -81,8 +95,9 @@ function benchPicks(algorithm: Algorithm, hashOn: "client-address" | "client-add
 
 const build: BuildRow[] = [];
 for (const size of [65537, 655373]) {
-  for (const n of [10, 100, 1000]) build.push(benchBuild(n, size, false));
-  build.push(benchBuild(100, size, true));
+  for (const n of [10, 100, 1000]) build.push(benchBuild(n, size, "equal"));
+  build.push(benchBuild(100, size, "mixed"));
+  build.push(benchBuild(1000, size, "skewed"));
 }
 const picks: PickRow[] = [
   benchPicks("maglev", "client-address"),
@@ -96,14 +111,17 @@ const picks: PickRow[] = [
 ];
 
 if (process.argv.includes("--json")) {
-  console.log(JSON.stringify({ node: process.version, build, picks }, null, 2));
+  console.log(JSON.stringify({ node: process.version, loadavg: loadavg(), build, picks }, null, 2));
 } else {
-  console.log(`node ${process.version}, median of ${RUNS} runs after ${WARMUP} warm-up runs`);
+  const load = loadavg().map((l) => l.toFixed(2));
+  console.log(
+    `node ${process.version}, median of ${RUNS} runs after ${WARMUP} warm-up runs, load average ${load}`,
+  );
   console.log("\nMaglev table build");
-  console.log("backends       size  weights   median ms   min ms");
+  console.log("backends       size  weights   median ms   min ms   cpu median ms");
   for (const r of build) {
     console.log(
-      `${String(r.backends).padStart(8)} ${String(r.size).padStart(10)}  ${r.weights.padEnd(7)} ${r.medianMs.toFixed(2).padStart(10)} ${r.minMs.toFixed(2).padStart(8)}`,
+      `${String(r.backends).padStart(8)} ${String(r.size).padStart(10)}  ${r.weights.padEnd(7)} ${r.medianMs.toFixed(2).padStart(10)} ${r.minMs.toFixed(2).padStart(8)} ${r.cpuMedianMs.toFixed(2).padStart(15)}`,
     );
   }
   console.log("\npick() over 100 weighted backends, 4096 distinct clients (IPv4, mapped, IPv6)");
