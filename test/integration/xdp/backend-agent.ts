@@ -10,9 +10,13 @@ const port = Number(portText);
 const sockets = new Set<Socket>();
 let tcpConnections = 0;
 let udpDatagrams = 0;
+/** Source addresses seen: the client's in DSR mode, the balancer's in NAT mode. */
+const peers = new Set<string>();
+const plain = (a: string | undefined) => (a ?? "").replace(/^::ffff:/, "");
 
 const tcp = createServer((sock) => {
   tcpConnections++;
+  peers.add(plain(sock.remoteAddress));
   sockets.add(sock);
   sock.on("error", () => {});
   sock.on("close", () => sockets.delete(sock));
@@ -35,6 +39,7 @@ const udp = createSocket({ type: "udp6", ipv6Only: false });
 udp.on("error", (err) => process.stderr.write(`udp: ${err.message}\n`));
 udp.on("message", (_msg, rinfo) => {
   udpDatagrams++;
+  peers.add(plain(rinfo.address));
   udp.send(name, rinfo.port, rinfo.address);
 });
 
@@ -43,7 +48,7 @@ await new Promise<void>((res) => udp.bind(port, "::", res));
 
 serveAgent(
   (req) => {
-    if (req.op === "counts") return { tcpConnections, udpDatagrams };
+    if (req.op === "counts") return { tcpConnections, udpDatagrams, peers: [...peers].sort() };
     throw new Error(`unknown op ${String(req.op)}`);
   },
   async () => {

@@ -1,0 +1,115 @@
+// NAT through the XDP dataplane (generic/SKB-mode attach, so both attach modes
+// are exercised): the balancer rewrites client -> VIP into balancer -> backend
+// and translates the replies back. Backends never see the client's address.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ensureBpfObject } from "../../../src/dataplane/xdp/build.ts";
+import type { XdpStats } from "../../../src/dataplane/xdp/dataplane.ts";
+import { frontend, state, tally } from "./desired.ts";
+import { Agent, skipReason, Topology, V4, V6 } from "./netns.ts";
+
+const skip = skipReason();
+const NAMES = ["b1", "b2", "b3"];
+const BACKEND_PORT = 8080;
+
+describe("XDP dataplane, NAT mode", { skip: skip ?? false }, () => {
+  const topo = new Topology("nat");
+  const agents: Agent[] = [];
+  const backends: Agent[] = [];
+  let lb: Agent;
+  let client: Agent;
+
+  const desired = () => {
+    const v4 = NAMES.map((name, i) => ({ name, address: V4.backends[i], port: BACKEND_PORT }));
+    const v6 = NAMES.map((name, i) => ({ name, address: V6.backends[i], port: BACKEND_PORT }));
+    return state(
+      frontend("web", "tcp", V4.natVip, 80, v4),
+      frontend("dns", "udp", V4.natVip, 53, v4),
+      frontend("web6", "tcp", V6.natVip, 80, v6),
+      frontend("dns6", "udp", V6.natVip, 53, v6),
+    );
+  };
+  const stats = () => lb.call<XdpStats>({ op: "stats" });
+
+  before(async () => {
+    ensureBpfObject();
+    await topo.create();
+    for (let i = 0; i < 3; i++) {
+      backends.push(new Agent(topo.ns.backends[i], "backend-agent.ts", [NAMES[i], String(BACKEND_PORT)]));
+    }
+    client = new Agent(topo.ns.client, "client-agent.ts");
+    lb = new Agent(topo.ns.lb, "lb-agent.ts");
+    agents.push(...backends, client, lb);
+    await Promise.all(agents.map((a) => a.ready()));
+    const nat4 = { interface: "eth0", mode: "nat", natAddress: V4.lb };
+    const nat6 = { interface: "eth0", mode: "nat", natAddress: V6.lb };
+    await lb.call({
+      op: "init",
+      options: {
+        pinRoot: `${topo.bpffs}/lodestone`,
+        attachMode: "generic",
+        frontends: { web: nat4, dns: nat4, web6: nat6, dns6: nat6 },
+      },
+    });
+    const r = await lb.call<{ attachments: Array<{ mode: string }> }>({ op: "apply", desired: desired() });
+    assert.equal(r.attachments[0].mode, "generic");
+  });
+
+  after(async () => {
+    for (const a of agents) await a.close().catch(() => {});
+    await topo.destroy();
+  });
+
+  for (const [family, net, web, dns] of [
+    ["IPv4", V4, "web", "dns"],
+    ["IPv6", V6, "web6", "dns6"],
+  ] as const) {
+    it(`carries ${family} TCP connections to every backend on another port and translates the replies back`, async () => {
+      const seen = tally(await client.call<string[]>({ op: "tcp", host: net.natVip, port: 80, count: 45 }));
+      assert.deepEqual(Object.keys(seen).sort(), NAMES, JSON.stringify(seen));
+      const s = (await stats()).frontends[web];
+      assert.equal(s.newFlows, 45);
+      for (const name of NAMES) assert.equal(s.backends[name].newFlows, seen[name]);
+      assert.ok(s.replyPackets >= 45 * 2, `SYN-ACK and answer per connection came back: ${s.replyPackets}`);
+      assert.deepEqual(s.drops, { noBackend: 0, badReal: 0, natPorts: 0, redirect: 0 });
+    });
+
+    it(`carries ${family} UDP flows and counts one reply per answered datagram`, async () => {
+      const answers = await client.call<string[]>({ op: "udp", host: net.natVip, port: 53, count: 45 });
+      const seen = tally(answers);
+      assert.deepEqual(Object.keys(seen).sort(), NAMES, JSON.stringify(seen));
+      const s = (await stats()).frontends[dns];
+      assert.equal(s.newFlows, 45);
+      assert.equal(s.replyPackets, 45);
+    });
+  }
+
+  it("shows backends the balancer's address, never the client's", async () => {
+    for (const b of backends) {
+      const { peers } = await b.call<{ peers: string[] }>({ op: "counts" });
+      assert.deepEqual(peers, [V6.lb, V4.lb].sort());
+    }
+  });
+
+  it("keeps a NATed connection on one backend for its whole life", async () => {
+    await client.call({ op: "open", conn: "long", host: V4.natVip, port: 80 });
+    const answers: string[] = [];
+    for (let i = 0; i < 15; i++) answers.push(await client.call<string>({ op: "ping", conn: "long" }));
+    assert.equal(new Set(answers).size, 1, JSON.stringify(answers));
+    await client.call({ op: "close", conn: "long" });
+  });
+
+  it("drops and counts packets for a VIP whose backends all have weight 0", async () => {
+    const none = desired();
+    for (const f of Object.values(none.frontends)) {
+      for (const b of f.backends) b.weight = 0;
+      (f.maglev as unknown as number[]).fill(-1);
+    }
+    await lb.call({ op: "apply", desired: none });
+    const answers = await client.call<string[]>({ op: "udp", host: V4.natVip, port: 53, count: 5 });
+    assert.deepEqual(answers, ["timeout", "timeout", "timeout", "timeout", "timeout"]);
+    assert.equal((await stats()).frontends.dns.drops.noBackend, 5);
+  });
+});
+
+if (skip) it(`XDP NAT tests skipped: ${skip}`, (t) => t.skip(skip));
