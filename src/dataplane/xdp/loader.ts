@@ -18,8 +18,11 @@ export type AttachMode = "auto" | "native" | "generic";
 export interface LoadOptions {
   /** The compiled object (see build.ts). */
   objectPath: string;
-  /** bpffs directory for the pinned maps; created (and bpffs mounted at /sys/fs/bpf) if needed. */
-  pinRoot?: string;
+  /**
+   * bpffs directory for the pinned maps; created (and bpffs mounted at /sys/fs/bpf) if
+   * needed. null: no pinning (a dry run through the verifier, `lodestone xdp check`).
+   */
+  pinRoot?: string | null;
   /** Total Maglev ring slots shared by all VIPs (default 1<<20, i.e. 16 VIPs of 65537). */
   ringEntries?: number;
   /** Receives libbpf's log lines (level 0 warn, 1 info, 2 debug). */
@@ -105,7 +108,7 @@ export interface Attachment {
 
 /** The loaded program and its maps. */
 export class XdpProgram {
-  readonly pinRoot: string;
+  readonly pinRoot: string | null;
   readonly cpus: number;
   readonly maps: Record<MapName, BpfMap>;
   /** Maps that already existed under pinRoot and were reused (a restart). */
@@ -120,7 +123,7 @@ export class XdpProgram {
     obj: unknown,
     progFd: number,
     maps: Record<MapName, BpfMap>,
-    pinRoot: string,
+    pinRoot: string | null,
     reused: boolean,
   ) {
     this.#lib = lib;
@@ -135,12 +138,12 @@ export class XdpProgram {
   /** Open, (re)use pinned maps, load through the verifier. Errors carry the verifier's log. */
   static load(options: LoadOptions): XdpProgram {
     const lib = libbpf();
-    const pinRoot = options.pinRoot ?? DEFAULT_PIN_ROOT;
+    const pinRoot = options.pinRoot === undefined ? DEFAULT_PIN_ROOT : options.pinRoot;
     if (!existsSync(options.objectPath)) {
       throw new LodestoneError("XDP_OBJECT_MISSING", `BPF object not found: ${options.objectPath}`);
     }
-    ensureBpffs(pinRoot);
-    const reused = MAP_NAMES.every((name) => existsSync(join(pinRoot, name)));
+    if (pinRoot) ensureBpffs(pinRoot);
+    const reused = pinRoot !== null && MAP_NAMES.every((name) => existsSync(join(pinRoot, name)));
 
     const logLines: string[] = [];
     const warnings: string[] = [];
@@ -163,7 +166,7 @@ export class XdpProgram {
         const m = lib.findMapByName(obj, name);
         if (!m) throw new LodestoneError("XDP_LOAD_FAILED", `map ${name} missing from ${options.objectPath}`);
         mapPtrs[name] = m;
-        lib.mapSetPinPath(m, join(pinRoot, name));
+        if (pinRoot) lib.mapSetPinPath(m, join(pinRoot, name));
       }
       if (options.ringEntries !== undefined) lib.mapSetMaxEntries(mapPtrs.ring, options.ringEntries);
       const err = lib.objectLoad(obj);
@@ -273,6 +276,31 @@ export function detachInterface(ifname: string): boolean {
     }
   }
   return any;
+}
+
+/** The pinned maps of a running (or crashed) lodestone, for inspection without loading anything. */
+export function openPinnedMaps(pinRoot = DEFAULT_PIN_ROOT): { maps: Record<MapName, BpfMap>; cpus: number } {
+  const lib = libbpf();
+  const cpus = lib.numPossibleCpus();
+  const sizes = mapSizes(cpus);
+  const maps = {} as Record<MapName, BpfMap>;
+  for (const name of MAP_NAMES) {
+    const path = join(pinRoot, name);
+    const fd = lib.objGet(path);
+    if (fd < 0) {
+      throw new LodestoneError(
+        "XDP_NOT_PINNED",
+        `no pinned map at ${path}: ${lib.strerror(fd)} (is lodestone's XDP dataplane running?)`,
+      );
+    }
+    maps[name] = new BpfMap(lib, name, fd, sizes[name][0], sizes[name][1]);
+  }
+  return { maps, cpus };
+}
+
+export function closeMaps(maps: Record<MapName, BpfMap>): void {
+  const lib = libbpf();
+  for (const m of Object.values(maps)) lib.close(m.fd);
 }
 
 /** Remove the pinned maps (drops conntrack and counters). */
