@@ -51,6 +51,8 @@ export class ChunkedDecoder {
   private trailerBytes = 0;
   /** Body payload bytes seen (chunk data only). */
   dataBytes = 0;
+  /** When set, receives each run of payload bytes (to de-chunk, e.g. for HTTP/2 clients). */
+  onData: ((buf: Buffer, start: number, end: number) => void) | null = null;
 
   /** `status` is the HTTP status failures carry (400 for requests, 502 for responses). */
   constructor(limits: ChunkedLimits = DEFAULT_CHUNKED_LIMITS, status = 400) {
@@ -78,6 +80,7 @@ export class ChunkedDecoder {
           const take = Math.min(this.size, end - i);
           this.size -= take;
           this.dataBytes += take;
+          if (this.onData !== null && take > 0) this.onData(buf, i, i + take);
           i += take;
           if (this.size === 0) this.state = S.DATA_CR;
           break;

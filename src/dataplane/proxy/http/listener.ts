@@ -2,14 +2,16 @@
 // per-frontend state every connection reads on each request (router, service
 // targets, upstream pool, settings). update() swaps that state; requests already
 // in flight keep the backend they were sent to.
+import type { Http2Server, ServerHttp2Session } from "node:http2";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
-import type { HttpSettings, Route } from "../../../config/routes.ts";
+import type { HttpSettings, Route, TlsSettings } from "../../../config/routes.ts";
 import { LodestoneError } from "../../../errors.ts";
 import type { DesiredFrontend } from "../../../model/desired.ts";
 import type { TrafficCounters } from "../../types.ts";
 import type { FrontendListener } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
+import { createH2Server } from "./h2.ts";
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./head-scanner.ts";
 import { Router } from "./router.ts";
 import { httpConfigOf } from "./settings.ts";
@@ -62,6 +64,8 @@ export class HttpListener implements FrontendListener {
   private readonly server: Server | TlsServer;
   private readonly tlsServer: TlsServer | null = null;
   private tls: LoadedTls | null = null;
+  private h2: Http2Server | null = null;
+  private readonly h2Sessions = new Set<ServerHttp2Session>();
   /** TLS handshakes that failed (bad client hello, protocol mismatch...). */
   tlsErrors = 0;
   private readonly connections = new Set<ClientConnection>();
@@ -82,11 +86,22 @@ export class HttpListener implements FrontendListener {
       const tlsServer = createTlsServer({
         allowHalfOpen: true,
         noDelay: true,
-        ALPNProtocols: ["http/1.1"],
+        ALPNProtocols: alpnOf(frontend),
         SNICallback: (servername, cb) =>
           cb(null, this.tls === null ? undefined : this.tls.table.lookup(servername)),
       });
-      tlsServer.on("secureConnection", (socket: TLSSocket) => this.accept(socket));
+      tlsServer.on("secureConnection", (socket: TLSSocket) => {
+        if (socket.alpnProtocol === "h2") {
+          if (this.stopping) {
+            socket.destroy();
+            return;
+          }
+          this.h2 ??= createH2Server(this, this.h2Sessions);
+          this.h2.emit("connection", socket);
+        } else {
+          this.accept(socket);
+        }
+      });
       tlsServer.on("tlsClientError", (_err, socket) => {
         this.tlsErrors++;
         socket.destroy();
@@ -203,6 +218,8 @@ export class HttpListener implements FrontendListener {
   async stop(drainTimeout: number): Promise<void> {
     this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // HTTP/2: GOAWAY now; open streams finish (they are connections in the set below).
+    for (const s of this.h2Sessions) s.close();
     this.pool.closeIdle();
     for (const c of this.connections) c.drain();
     const deadline = Date.now() + drainTimeout;
@@ -210,6 +227,7 @@ export class HttpListener implements FrontendListener {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
     for (const c of [...this.connections]) c.abort();
+    for (const s of this.h2Sessions) s.destroy();
     this.pool.closeIdle();
     if (!this.opts.noListen && this.server.listening) await closed;
   }
@@ -249,4 +267,10 @@ export class HttpListener implements FrontendListener {
   onBadResponse(err: unknown, backend: string): void {
     this.opts.onBadResponse?.(err, backend);
   }
+}
+
+/** ALPN protocols an https frontend offers (its tls.alpn, http/1.1 when unset). */
+function alpnOf(frontend: DesiredFrontend): string[] {
+  const tls = (frontend.settings as { tls?: TlsSettings }).tls;
+  return tls?.alpn !== undefined && tls.alpn.length > 0 ? tls.alpn : ["http/1.1"];
 }
