@@ -111,7 +111,7 @@ export function ipv6Bytes(address: string): Buffer {
   const head = groups(gap === -1 ? text : text.slice(0, gap));
   const tail = gap === -1 ? [] : groups(text.slice(gap + 2));
   const words = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  words.forEach((word, i) => out.writeUInt16BE(word, i * 2));
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(words[i], i * 2);
   return out;
 }
 
