@@ -144,4 +144,13 @@ describe("HTTP/1.1 reverse proxy: forwarding and keep-alive", () => {
     assert.ok(s.backends.b1.bytesOut > 0);
     assert.equal(s.backends.b1.connectionsActive, 0);
   });
+
+  test("a client that half-closes right after a complete POST still gets its response", async () => {
+    const reply = await rawRequest(port, "POST /half HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", {
+      endAfterWrite: true,
+    });
+    assert.deepEqual(statusLines(reply), [200]);
+    assert.match(reply, /"url":"\/half"/);
+    assert.match(reply, /Connection: close/i);
+  });
 });

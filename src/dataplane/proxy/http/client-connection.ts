@@ -324,7 +324,7 @@ export class ClientConnection implements UpstreamOwner {
         this.upstream?.socket.end();
         break;
       case REQ_CONNECTING:
-        if (this.req !== null && this.req.bodyKind !== "none") this.abort();
+        // The body may be complete in `pending` already: sendHead() decides.
         break;
       case REQ_BODY:
         // The client stopped mid-body: the backend can never get a complete request.
@@ -446,7 +446,11 @@ export class ClientConnection implements UpstreamOwner {
       }
     }
     u.socket.uncork();
-    if (this.reqState === REQ_BODY && !this.waitingUpstreamDrain && !this.closed) this.socket.resume();
+    if (this.reqState === REQ_BODY) {
+      // A client that half-closed before its whole body arrived can never finish it.
+      if (this.clientEnded) this.abort();
+      else if (!this.waitingUpstreamDrain && !this.closed) this.socket.resume();
+    }
   }
 
   onUpstreamData(u: Upstream, chunk: Buffer): void {
