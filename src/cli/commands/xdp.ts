@@ -17,6 +17,7 @@ import {
   encodeU32,
   LS_REAL_ACTIVE,
   LS_STATS_GLOBAL,
+  LS_VIP_FRAG_ALIAS,
   LS_VIP_HASH_3TUPLE,
   LS_VIP_HASH_SRC,
   LS_VIP_NAT,
@@ -89,6 +90,7 @@ export function readStatus(pinRoot = DEFAULT_PIN_ROOT): XdpStatus {
       if (!metaBytes) continue;
       const key = decodeVipKey(keyBytes);
       const meta = decodeVipMeta(metaBytes, encodeAddress(key.address).family);
+      if (meta.flags & LS_VIP_FRAG_ALIAS) continue; // shown as its VIP's "hash 3-tuple"
       vips.push({
         address: key.address,
         port: key.port,

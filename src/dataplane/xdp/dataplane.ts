@@ -17,6 +17,7 @@ import {
   LS_FAMILY_V6,
   LS_RING_ENTRIES_DEFAULT,
   LS_STATS_GLOBAL,
+  LS_VIP_FRAG_ALIAS,
   STRUCTS,
   type Stats,
   sumPerCpuStats,
@@ -312,12 +313,17 @@ export function recoverState(program: XdpProgram, ringCapacity: number): Program
     list.push({ id, name: null, address: real.address, port: real.port, value, flushed: false });
     realsByVip.set(real.vipId, list);
   }
+  const aliases: Array<{ keyBytes: Buffer; metaBytes: Buffer; vipId: number }> = [];
   for (const keyBytes of program.maps.vips.keys()) {
     const metaBytes = program.maps.vips.lookup(keyBytes);
     if (!metaBytes) continue;
     const key = decodeVipKey(keyBytes);
     const family = encodeAddress(key.address).family === LS_FAMILY_V6 ? LS_FAMILY_V6 : LS_FAMILY_V4;
     const meta = decodeVipMeta(metaBytes, family);
+    if (meta.flags & LS_VIP_FRAG_ALIAS) {
+      aliases.push({ keyBytes, metaBytes, vipId: meta.vipId });
+      continue;
+    }
     const ring = new Uint32Array(meta.ringSize);
     for (let s = 0; s < meta.ringSize; s++) {
       const v = program.maps.ring.lookup(encodeU32(meta.ringOffset + s));
@@ -338,9 +344,21 @@ export function recoverState(program: XdpProgram, ringCapacity: number): Program
       keyBytes,
       meta,
       metaBytes,
+      fragKeyBytes: null,
+      fragMetaBytes: null,
       ring,
       reals,
     });
+  }
+  // A fragment alias belongs to the VIP with its id; one without a VIP is stale.
+  for (const a of aliases) {
+    const owner = [...state.vips.values()].find((v) => v.meta.vipId === a.vipId);
+    if (owner) {
+      owner.fragKeyBytes = a.keyBytes;
+      owner.fragMetaBytes = a.metaBytes;
+    } else {
+      program.maps.vips.delete(a.keyBytes);
+    }
   }
   // Backend slots whose VIP is gone are stale: reserve them so they get cleaned, not reused blindly.
   for (const [vipId, list] of realsByVip) {

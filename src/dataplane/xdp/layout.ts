@@ -15,6 +15,7 @@ export const LS_FAMILY_V6 = 6;
 export const LS_VIP_NAT = 1 << 0;
 export const LS_VIP_HASH_SRC = 1 << 1;
 export const LS_VIP_HASH_3TUPLE = 1 << 2;
+export const LS_VIP_FRAG_ALIAS = 1 << 3;
 export const LS_REAL_ACTIVE = 1 << 0;
 export const LS_STATS_GLOBAL = LS_MAX_VIPS;
 export const DROP_REASONS = ["noBackend", "badReal", "natPorts", "redirect"] as const;

@@ -19,6 +19,7 @@ import {
   LS_MAX_VIPS,
   LS_REAL_ACTIVE,
   LS_REAL_NONE,
+  LS_VIP_FRAG_ALIAS,
   LS_VIP_HASH_3TUPLE,
   LS_VIP_HASH_SRC,
   LS_VIP_NAT,
@@ -81,6 +82,9 @@ export interface ProgrammedVip {
   keyBytes: Buffer;
   meta: VipMeta;
   metaBytes: Buffer;
+  /** fragments: the same VIP under port 0 (flag FRAG_ALIAS), which fragments without ports look up. */
+  fragKeyBytes: Buffer | null;
+  fragMetaBytes: Buffer | null;
   ring: Uint32Array;
   /** By endpoint identity "address|port". */
   reals: Map<string, ProgrammedReal>;
@@ -191,6 +195,7 @@ function realFlags(b: DesiredBackend): number {
 function removeVip(state: ProgrammedState, hex: string, ops: MapOp[]): void {
   const vip = state.vips.get(hex)!;
   ops.push({ kind: "delete", map: "vips", key: vip.keyBytes });
+  if (vip.fragKeyBytes) ops.push({ kind: "delete", map: "vips", key: vip.fragKeyBytes });
   for (const real of vip.reals.values()) removeReal(state, real, ops);
   state.ringSpace.free(vip.meta.ringOffset, vip.meta.ringSize);
   state.vipIds.release(vip.meta.vipId);
@@ -210,8 +215,20 @@ function removeReal(state: ProgrammedState, real: ProgrammedReal, ops: MapOp[]):
  */
 export function plan(state: ProgrammedState, inputs: PlanInput[]): MapOp[] {
   const wanted = new Map<string, PlanInput>();
+  const fragAliases = new Map<string, PlanInput>();
   for (const input of inputs) {
     validate(input);
+    if (input.options.fragments) {
+      const alias = encodeVipKey({ ...vipKeyOf(input.desired), port: 0 }).toString("hex");
+      const other = fragAliases.get(alias);
+      if (other) {
+        throw new LodestoneError(
+          "XDP_BAD_OPTIONS",
+          `frontends ${other.desired.name} and ${input.desired.name} both hash fragments to ${input.desired.listen.host}/${input.desired.protocol}: fragments carry no port, so only one may`,
+        );
+      }
+      fragAliases.set(alias, input);
+    }
     const hex = encodeVipKey(vipKeyOf(input.desired)).toString("hex");
     const other = wanted.get(hex);
     if (other) {
@@ -245,6 +262,8 @@ function planVip(state: ProgrammedState, hex: string, input: PlanInput, ops: Map
       keyBytes: encodeVipKey(key),
       meta: { flags: 0, vipId, ringOffset: 0, ringSize: 0, natAddress: null, natPortMin: 0, natPortMax: 0 },
       metaBytes: Buffer.alloc(0),
+      fragKeyBytes: null,
+      fragMetaBytes: null,
       ring: new Uint32Array(0),
       reals: new Map(),
     };
@@ -327,6 +346,19 @@ function planVip(state: ProgrammedState, hex: string, input: PlanInput, ops: Map
     ops.push({ kind: "update", map: "vips", key: vip.keyBytes, value: metaBytes });
     vip.meta = meta;
     vip.metaBytes = metaBytes;
+  }
+  if (options.fragments) {
+    const fragKey = encodeVipKey({ ...key, port: 0 });
+    const fragMeta = encodeVipMeta({ ...meta, flags: meta.flags | LS_VIP_FRAG_ALIAS });
+    if (!vip.fragKeyBytes || !vip.fragMetaBytes?.equals(fragMeta)) {
+      ops.push({ kind: "update", map: "vips", key: fragKey, value: fragMeta });
+    }
+    vip.fragKeyBytes = fragKey;
+    vip.fragMetaBytes = fragMeta;
+  } else if (vip.fragKeyBytes) {
+    ops.push({ kind: "delete", map: "vips", key: vip.fragKeyBytes });
+    vip.fragKeyBytes = null;
+    vip.fragMetaBytes = null;
   }
   if (oldRegion) state.ringSpace.free(oldRegion.offset, oldRegion.size);
 

@@ -1,6 +1,7 @@
 // The client inside its namespace. Requests:
 //   {op: "tcp", host, port, count}   count short connections: send a line, read the answering backend's name
-//   {op: "udp", host, port, count}   count flows (a new socket, so a new source port, each): one datagram each
+//   {op: "udp", host, port, count, size?}   count flows (a new socket, so a new source port, each): one
+//                                    datagram of `size` bytes each (default 5; above the MTU it is fragmented)
 //   {op: "open", conn, host, port}   open a long-lived connection named conn
 //   {op: "ping", conn}               one line over it -> the backend's name
 //   {op: "close", conn}
@@ -68,7 +69,7 @@ async function tcpOnce(host: string, port: number): Promise<string> {
   }
 }
 
-function udpOnce(host: string, port: number): Promise<string> {
+function udpOnce(host: string, port: number, size = 5): Promise<string> {
   return new Promise((resolve) => {
     const sock = createSocket(isIPv6(host) ? "udp6" : "udp4");
     const timer = setTimeout(() => {
@@ -81,7 +82,7 @@ function udpOnce(host: string, port: number): Promise<string> {
       sock.close();
       resolve(msg.toString());
     });
-    sock.send("hello", port, host);
+    sock.send(Buffer.alloc(size, "x"), port, host);
   });
 }
 
@@ -104,7 +105,7 @@ serveAgent(
       case "tcp":
         return many(req.count as number, () => tcpOnce(host, port));
       case "udp":
-        return many(req.count as number, () => udpOnce(host, port));
+        return many(req.count as number, () => udpOnce(host, port, req.size as number | undefined));
       case "open": {
         conns.set(req.conn as string, await open(host, port));
         return conns.get(req.conn as string)!.sock.localPort;

@@ -11,6 +11,7 @@ import { Agent, skipReason, Topology, V4, V6 } from "./netns.ts";
 const skip = skipReason();
 const NAMES = ["b1", "b2", "b3"];
 const PORT = 8080;
+const FRAG_PORT = 8081;
 
 describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
   const topo = new Topology("dsr");
@@ -23,6 +24,8 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     dns: { interface: "eth0", mode: "dsr" },
     web6: { interface: "eth0", mode: "dsr" },
     dns6: { interface: "eth0", mode: "dsr" },
+    big: { interface: "eth0", mode: "dsr", fragments: true },
+    big6: { interface: "eth0", mode: "dsr", fragments: true },
   };
 
   function desired(change: (b: BackendSpec) => BackendSpec = (b) => b) {
@@ -33,6 +36,20 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
       frontend("dns", "udp", V4.dsrVip, PORT, v4),
       frontend("web6", "tcp", V6.dsrVip, PORT, v6),
       frontend("dns6", "udp", V6.dsrVip, PORT, v6),
+      frontend(
+        "big",
+        "udp",
+        V4.dsrVip,
+        FRAG_PORT,
+        v4.map((b) => ({ ...b, port: FRAG_PORT })),
+      ),
+      frontend(
+        "big6",
+        "udp",
+        V6.dsrVip,
+        FRAG_PORT,
+        v6.map((b) => ({ ...b, port: FRAG_PORT })),
+      ),
     );
   }
 
@@ -52,7 +69,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     await topo.create();
     await topo.passOnBalancerPeer(DEFAULT_PASS_OBJECT_PATH);
     for (let i = 0; i < 3; i++)
-      agents.push(new Agent(topo.ns.backends[i], "backend-agent.ts", [NAMES[i], String(PORT)]));
+      agents.push(new Agent(topo.ns.backends[i], "backend-agent.ts", [NAMES[i], `${PORT},${FRAG_PORT}`]));
     client = new Agent(topo.ns.client, "client-agent.ts");
     agents.push(client);
     await Promise.all(agents.map((a) => a.ready()));
@@ -152,6 +169,49 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     assert.equal(s.frontends.dns6.newFlows, 45);
     for (const name of NAMES) assert.equal(s.frontends.web6.backends[name].newFlows, tcp[name]);
   });
+
+  it("without a fragments frontend on the address, a datagram above the MTU does not get through: its later fragments match no VIP", async () => {
+    const plain = desired();
+    delete plain.frontends.big;
+    delete plain.frontends.big6;
+    await lb.call({ op: "apply", desired: plain });
+    const answers = await client.call<string[]>({
+      op: "udp",
+      host: V4.dsrVip,
+      port: PORT,
+      count: 3,
+      size: 3000,
+    });
+    assert.deepEqual(answers, ["timeout", "timeout", "timeout"]);
+    await lb.call({ op: "apply", desired: desired() });
+  });
+
+  for (const [family, net, name] of [
+    ["IPv4", V4, "big"],
+    ["IPv6", V6, "big6"],
+  ] as const) {
+    it(`with fragments on, sends every fragment of ${family} datagrams above the MTU to one backend`, async () => {
+      const answers = await client.call<string[]>({
+        op: "udp",
+        host: net.dsrVip,
+        port: FRAG_PORT,
+        count: 20,
+        size: 3000,
+      });
+      const seen = tally(answers);
+      // Hashing on (source, destination, protocol): one client is one flow.
+      assert.equal(Object.keys(seen).length, 1, JSON.stringify(seen));
+      assert.ok(NAMES.includes(answers[0]), JSON.stringify(seen));
+      const s = (await stats()).frontends[name];
+      assert.equal(s.packets, 20 * 3, "three fragments per 3000-byte datagram");
+      assert.equal(s.newFlows, 1);
+      assert.equal(s.backends[answers[0]].packets, 60);
+      // Small datagrams of the same client land on the same backend. (The port-0 entry that
+      // catches fragments catches every fragment to this address and protocol, whatever the port.)
+      const small = await client.call<string[]>({ op: "udp", host: net.dsrVip, port: FRAG_PORT, count: 5 });
+      assert.deepEqual(small, Array(5).fill(answers[0]));
+    });
+  }
 
   it("keeps forwarding while the daemon is gone, and a restarted one takes over the pinned maps without moving flows", async () => {
     await client.call({ op: "open", conn: "survivor", host: V4.dsrVip, port: PORT });

@@ -3,10 +3,12 @@ import { describe, it } from "node:test";
 import {
   decodeReal,
   decodeU32,
+  decodeVipKey,
   decodeVipMeta,
   LS_FAMILY_V4,
   LS_REAL_ACTIVE,
   LS_REAL_NONE,
+  LS_VIP_FRAG_ALIAS,
   LS_VIP_HASH_3TUPLE,
   LS_VIP_HASH_SRC,
   LS_VIP_NAT,
@@ -242,6 +244,54 @@ describe("XDP plan: VIP flags", () => {
     assert.equal(m.flags, LS_VIP_NAT);
     assert.equal(m.natAddress, "10.0.0.2");
     assert.deepEqual([m.natPortMin, m.natPortMax], [61000, 65535]);
+  });
+});
+
+describe("XDP plan: fragments", () => {
+  const FRAG: XdpFrontendOptions = { ...DSR, fragments: true };
+  const vipWrites = (ops: MapOp[]) =>
+    ops.filter((o) => o.kind === "update" && o.map === "vips") as Array<{ key: Buffer; value: Buffer }>;
+
+  it("writes the VIP a second time under port 0, flagged to match fragments only", () => {
+    const ops = plan(new ProgrammedState(1 << 16), [input("dns", three, FRAG, 53, "udp")]);
+    const writes = vipWrites(ops);
+    assert.equal(writes.length, 2);
+    assert.equal(decodeVipKey(writes[0].key).port, 53);
+    assert.equal(decodeVipKey(writes[1].key).port, 0);
+    const main = decodeVipMeta(writes[0].value, LS_FAMILY_V4);
+    const alias = decodeVipMeta(writes[1].value, LS_FAMILY_V4);
+    assert.equal(main.flags, LS_VIP_HASH_3TUPLE);
+    assert.equal(alias.flags, LS_VIP_HASH_3TUPLE | LS_VIP_FRAG_ALIAS);
+    assert.deepEqual(
+      [alias.vipId, alias.ringOffset, alias.ringSize],
+      [main.vipId, main.ringOffset, main.ringSize],
+    );
+  });
+
+  it("deletes the port-0 entry when fragments is turned off, and with its VIP", () => {
+    const st = new ProgrammedState(1 << 16);
+    plan(st, [input("dns", three, FRAG, 53, "udp")]);
+    const off = plan(st, [input("dns", three, DSR, 53, "udp")]);
+    const deletes = off.filter((o) => o.kind === "delete") as Array<{ key: Buffer }>;
+    assert.deepEqual(
+      deletes.map((d) => decodeVipKey(d.key).port),
+      [0],
+    );
+    plan(st, [input("dns", three, FRAG, 53, "udp")]);
+    const gone = plan(st, []).filter((o) => o.kind === "delete") as Array<{ key: Buffer }>;
+    assert.deepEqual(gone.map((d) => decodeVipKey(d.key).port).sort(), [0, 53]);
+  });
+
+  it("refuses two frontends hashing fragments of one address and protocol", () => {
+    assert.throws(
+      () =>
+        plan(new ProgrammedState(1 << 16), [
+          input("a", three, FRAG, 53, "udp"),
+          input("b", three, FRAG, 54, "udp"),
+        ]),
+      (e: unknown) =>
+        e instanceof LodestoneError && e.code === "XDP_BAD_OPTIONS" && /fragments/.test(e.message),
+    );
   });
 });
 

@@ -530,6 +530,9 @@ int lodestone_xdp(struct xdp_md *ctx)
 		vkey.port = 0;
 		vip = bpf_map_lookup_elem(&vips, &vkey);
 	}
+	/* A 3-tuple VIP's port-0 entry exists for its fragments, not to take every port. */
+	if (vip && (vip->flags & LS_VIP_FRAG_ALIAS) && !pkt.fragment)
+		vip = 0;
 	if (!vip) {
 		ret = nat_reply(ctx, &pkt);
 		if (ret == XDP_PASS) {
@@ -549,10 +552,15 @@ int lodestone_xdp(struct xdp_md *ctx)
 		vs->packets++;
 		vs->bytes += pkt.len;
 	}
-	/* Fragments and 3-tuple VIPs share one conntrack entry per (src, dst, proto). */
+	/*
+	 * Fragments and 3-tuple VIPs share one conntrack entry per (src, dst, proto):
+	 * a datagram's first fragment (ports visible) and the rest (no ports) must
+	 * agree. A 3-tuple VIP is also written under port 0, which is what a
+	 * fragment's lookup above falls back to.
+	 */
 	if (pkt.fragment || (vip->flags & LS_VIP_HASH_3TUPLE)) {
 		pkt.flow.sport = 0;
-		pkt.flow.dport = vkey.port;
+		pkt.flow.dport = 0;
 	}
 
 	flow = bpf_map_lookup_elem(&conntrack, &pkt.flow);

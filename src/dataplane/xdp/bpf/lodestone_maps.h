@@ -32,6 +32,7 @@
 #define LS_VIP_NAT (1u << 0)         /* rewrite dst to the backend, src to nat_addr; else DSR */
 #define LS_VIP_HASH_SRC (1u << 1)    /* hash on the source address only */
 #define LS_VIP_HASH_3TUPLE (1u << 2) /* hash on (src, dst, proto): every fragment lands with its flow */
+#define LS_VIP_FRAG_ALIAS (1u << 3)  /* the port-0 copy of a 3-tuple VIP: matches fragments only */
 
 /* ls_real.flags */
 #define LS_REAL_ACTIVE (1u << 0) /* established flows may stay on this backend */
@@ -48,7 +49,7 @@
 
 struct ls_vip_key {
 	__u32 addr[4];
-	__u16 port; /* 0 = every port (also what fragments without ports match) */
+	__u16 port; /* 0 = every port; fragments (no ports) look up port 0 only */
 	__u8 proto; /* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 family;
 };
