@@ -167,6 +167,12 @@ export function validate(input: PlanInput): void {
     }
   }
   for (const b of desired.backends) {
+    if (options.mode === "dsr" && b.port !== desired.listen.port) {
+      throw new LodestoneError(
+        "XDP_BAD_OPTIONS",
+        `${where}: in dsr mode backend ${b.name} must listen on the VIP's port ${desired.listen.port}, not ${b.port} (use nat to change ports)`,
+      );
+    }
     if (encodeAddress(b.address).family !== vipFamily) {
       throw new LodestoneError(
         "XDP_BAD_OPTIONS",

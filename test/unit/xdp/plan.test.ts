@@ -43,7 +43,9 @@ function input(
   port = 80,
   proto: "tcp" | "udp" = "tcp",
 ): PlanInput {
-  return { desired: frontend(name, proto, "10.0.1.1", port, specs, SIZE), options, links: links(specs) };
+  // In DSR mode backends listen on the VIP's port, as DSR requires.
+  const backends = options.mode === "dsr" ? specs.map((b) => ({ ...b, port })) : specs;
+  return { desired: frontend(name, proto, "10.0.1.1", port, backends, SIZE), options, links: links(specs) };
 }
 
 const three: BackendSpec[] = [
@@ -338,6 +340,15 @@ describe("XDP plan: bad input is refused before anything is written", () => {
     ],
     ["a backend of the other family", () => [input("web", [{ name: "x", address: "fd00::11", port: 80 }])]],
     ["two frontends on one VIP", () => [input("web", three), input("web2", three)]],
+    [
+      "a dsr backend on another port",
+      () => {
+        const spec = [{ name: "x", address: "10.0.0.11", port: 8080 }];
+        return [
+          { desired: frontend("web", "tcp", "10.0.1.1", 80, spec, SIZE), options: DSR, links: links(spec) },
+        ];
+      },
+    ],
     [
       "a wildcard VIP",
       () => {
