@@ -50,12 +50,20 @@ function open(
 
 function ping(c: { sock: Socket; lines: string[]; waiters: Array<(l: string) => void> }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no answer within 2s")), TIMEOUT);
+    const onClose = () => {
+      clearTimeout(timer);
+      reject(new Error("connection closed"));
+    };
+    const timer = setTimeout(() => {
+      c.sock.off("close", onClose);
+      reject(new Error("no answer within 2s"));
+    }, TIMEOUT);
     c.waiters.push((l) => {
       clearTimeout(timer);
+      c.sock.off("close", onClose);
       resolve(l);
     });
-    c.sock.once("close", () => reject(new Error("connection closed")));
+    c.sock.once("close", onClose);
     c.sock.write("ping\n");
   });
 }
