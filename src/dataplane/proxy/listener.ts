@@ -1,3 +1,4 @@
+import type { HostPort } from "../../config/types.ts";
 import type { DesiredFrontend } from "../../model/desired.ts";
 import type { TrafficCounters } from "../types.ts";
 
@@ -19,4 +20,27 @@ export interface FrontendListener {
   /** Stop accepting; give open flows up to drainTimeout ms; then close everything. */
   stop(drainTimeout: number): Promise<void>;
   stats(): TrafficCounters & { backends: Record<string, TrafficCounters> };
+  /** The bound address once started (tells tests which port "port 0" became). */
+  address?(): HostPort | null;
 }
+
+/** The subset of pino's Logger the proxy dataplane uses (a pino logger fits). */
+export interface ProxyLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** What the proxy dataplane passes to every listener it builds. */
+export interface ListenerOptions {
+  /** Bind with SO_REUSEPORT so several worker processes share one address. */
+  reusePort?: boolean;
+  log?: ProxyLogger;
+}
+
+/** Builds the listener of one protocol (registered in dataplane.ts). */
+export type ListenerFactory = (frontend: DesiredFrontend, options: ListenerOptions) => FrontendListener;
+
+const noop = (): void => {};
+export const silentLogger: ProxyLogger = { debug: noop, info: noop, warn: noop, error: noop };

@@ -1,0 +1,37 @@
+// Traffic counters shared by the L4 listeners and the worker pool's summing.
+import type { DataplaneStats, TrafficCounters } from "../types.ts";
+
+export type ListenerStats = TrafficCounters & { backends: Record<string, TrafficCounters> };
+
+export function zeroCounters(): TrafficCounters {
+  return { connectionsTotal: 0, connectionsActive: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0 };
+}
+
+/** into += from, field by field. */
+export function addCounters(into: TrafficCounters, from: TrafficCounters): void {
+  into.connectionsTotal += from.connectionsTotal;
+  into.connectionsActive += from.connectionsActive;
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
+  into.connectErrors += from.connectErrors;
+}
+
+/** Sum several dataplanes' stats (one per worker) frontend by frontend, backend by backend. */
+export function sumStats(parts: readonly DataplaneStats[]): DataplaneStats {
+  const out: DataplaneStats = { frontends: {} };
+  for (const part of parts) {
+    for (const [name, fe] of Object.entries(part.frontends)) {
+      let sum = out.frontends[name];
+      if (sum === undefined) {
+        sum = { ...zeroCounters(), backends: {} };
+        out.frontends[name] = sum;
+      }
+      addCounters(sum, fe);
+      for (const [backend, counters] of Object.entries(fe.backends)) {
+        sum.backends[backend] ??= zeroCounters();
+        addCounters(sum.backends[backend], counters);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+// The userspace proxy dataplane: one FrontendListener per frontend, kept in step
+// with each desired state. apply() diffs frontends by name — new ones are bound,
+// vanished ones drain, a changed listen address or protocol replaces the listener,
+// everything else gets update() (new balancer, flush, drain; established flows stay).
+import type { HostPort, Protocol } from "../../config/types.ts";
+import { LodestoneError } from "../../errors.ts";
+import type { DesiredFrontend, DesiredState } from "../../model/desired.ts";
+import type { Dataplane, DataplaneStats } from "../types.ts";
+import type { FrontendListener, ListenerFactory, ProxyLogger } from "./listener.ts";
+import { silentLogger } from "./listener.ts";
+import { TcpListener } from "./tcp.ts";
+import { UdpListener } from "./udp.ts";
+
+/** Listener builders by protocol. The L7 dataplane registers http/https here. */
+const listenerFactories: Partial<Record<Protocol, ListenerFactory>> = {
+  tcp: (frontend, options) => new TcpListener(frontend, options),
+  udp: (frontend, options) => new UdpListener(frontend, options),
+};
+
+/** Register (or replace) the listener builder of a protocol, e.g. the L7 engineer's http/https. */
+export function registerListenerFactory(protocol: Protocol, factory: ListenerFactory): void {
+  listenerFactories[protocol] = factory;
+}
+
+export interface ProxyDataplaneOptions {
+  /** Bind every listener with SO_REUSEPORT (worker processes sharing addresses). */
+  reusePort?: boolean;
+  log?: ProxyLogger;
+  /** How long a removed or replaced frontend's open flows may finish, ms (default 10000). */
+  drainTimeout?: number;
+}
+
+interface Running {
+  listener: FrontendListener;
+  protocol: Protocol;
+  listen: HostPort;
+}
+
+interface Draining {
+  entry: Running;
+  done: Promise<void>;
+}
+
+const transportOf = (protocol: Protocol): "tcp" | "udp" => (protocol === "udp" ? "udp" : "tcp");
+
+function sameBinding(a: Running, f: DesiredFrontend): boolean {
+  return a.protocol === f.protocol && a.listen.host === f.listen.host && a.listen.port === f.listen.port;
+}
+
+export class ProxyDataplane implements Dataplane {
+  readonly name = "proxy";
+  readonly #options: ProxyDataplaneOptions;
+  readonly #log: ProxyLogger;
+  readonly #running = new Map<string, Running>();
+  readonly #draining = new Set<Draining>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  constructor(options: ProxyDataplaneOptions = {}) {
+    this.#options = options;
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /**
+   * Make the listeners match `desired`. Serialized: a second call waits for the first.
+   * Frontends that fail (bind error, unsupported protocol, table rejected) are
+   * reported by rejecting after everything else was applied; they are retried on
+   * the next apply.
+   */
+  apply(desired: DesiredState): Promise<void> {
+    const run = this.#queue.then(() => this.#apply(desired));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  stop(drainTimeout: number): Promise<void> {
+    const run = this.#queue.then(async () => {
+      this.#stopped = true;
+      const stopping = [...this.#running.values()].map((r) => r.listener.stop(drainTimeout));
+      this.#running.clear();
+      await Promise.all([...stopping, ...[...this.#draining].map((d) => d.done)]);
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  stats(): DataplaneStats {
+    const frontends: DataplaneStats["frontends"] = {};
+    for (const [name, r] of this.#running) frontends[name] = r.listener.stats();
+    return { frontends };
+  }
+
+  /** The address a running frontend is bound to (resolves port 0), or null. */
+  address(frontend: string): HostPort | null {
+    const r = this.#running.get(frontend);
+    return r?.listener.address?.() ?? null;
+  }
+
+  /** Names of the frontends currently listening. */
+  frontends(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  async #apply(desired: DesiredState): Promise<void> {
+    if (this.#stopped) throw new LodestoneError("DATAPLANE_STOPPED", "the proxy dataplane has been stopped");
+    const failures: Error[] = [];
+    for (const [name, r] of this.#running) {
+      const f = desired.frontends[name];
+      if (f === undefined || !sameBinding(r, f)) {
+        this.#running.delete(name);
+        this.#retire(name, r, f === undefined ? "removed" : "replaced");
+      }
+    }
+    for (const [name, f] of Object.entries(desired.frontends)) {
+      const r = this.#running.get(name);
+      if (r === undefined) continue;
+      try {
+        r.listener.update(f);
+      } catch (err) {
+        failures.push(err as Error);
+      }
+    }
+    for (const [name, f] of Object.entries(desired.frontends)) {
+      if (this.#running.has(name)) continue;
+      try {
+        await this.#start(f);
+      } catch (err) {
+        this.#log.error({ frontend: name, err }, "frontend not started");
+        failures.push(err as Error);
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      throw new LodestoneError("APPLY_FAILED", failures.map((e) => e.message).join("; "), {
+        cause: failures,
+      });
+    }
+  }
+
+  async #start(f: DesiredFrontend): Promise<void> {
+    const factory = listenerFactories[f.protocol];
+    if (factory === undefined) {
+      throw new LodestoneError(
+        "PROTOCOL_UNSUPPORTED",
+        `frontend "${f.name}": protocol ${f.protocol} is not available in the proxy dataplane yet`,
+      );
+    }
+    // A draining listener still holding this exact address (UDP keeps its socket to
+    // answer old sessions) gives way now: the new frontend wins the port.
+    for (const d of this.#draining) {
+      const old = d.entry;
+      if (transportOf(old.protocol) === transportOf(f.protocol) && old.listen.port === f.listen.port) {
+        if (old.listen.host === f.listen.host && f.listen.port !== 0) await old.listener.stop(0);
+      }
+    }
+    const listener = factory(f, { reusePort: this.#options.reusePort, log: this.#log });
+    await listener.start();
+    this.#running.set(f.name, { listener, protocol: f.protocol, listen: f.listen });
+  }
+
+  #retire(name: string, entry: Running, why: string): void {
+    this.#log.info({ frontend: name, why }, "frontend draining");
+    const drainTimeout = this.#options.drainTimeout ?? 10000;
+    const draining: Draining = {
+      entry,
+      done: entry.listener.stop(drainTimeout).catch((err) => {
+        this.#log.warn({ frontend: name, err }, "frontend stop failed");
+      }),
+    };
+    this.#draining.add(draining);
+    void draining.done.then(() => this.#draining.delete(draining));
+  }
+}

@@ -1,0 +1,206 @@
+// Real loopback peers for proxy tests: echo and tagging TCP servers, UDP echo, clients.
+
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { once } from "node:events";
+import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+
+export interface TcpPeer {
+  server: Server;
+  port: number;
+  /** Every accepted socket (for asserting what arrived and closing them). */
+  sockets: Set<Socket>;
+  /** Bytes received per connection, in accept order. */
+  received: Buffer[][];
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP server on 127.0.0.1:0. `onConnection` decides what it does; by default it
+ * echoes. Every socket it accepts is recorded and destroyed by close().
+ */
+export async function tcpServer(onConnection?: (socket: Socket, index: number) => void): Promise<TcpPeer> {
+  const sockets = new Set<Socket>();
+  const received: Buffer[][] = [];
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on("error", () => {});
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    const chunks: Buffer[] = [];
+    received.push(chunks);
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    if (onConnection) onConnection(socket, received.length - 1);
+    else socket.pipe(socket);
+  });
+  server.on("error", () => {});
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    sockets,
+    received,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A server that writes its name to every connection, then echoes. */
+export function namedServer(name: string): Promise<TcpPeer> {
+  return tcpServer((socket) => {
+    socket.write(`${name}\n`);
+    socket.pipe(socket);
+  });
+}
+
+export async function connectTo(port: number, host = "127.0.0.1"): Promise<Socket> {
+  const socket = connect({ port, host });
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  return socket;
+}
+
+/** Read until `n` bytes have arrived (or the socket ends/closes), within `ms`. */
+export function readBytes(socket: Socket, n: number, ms = 3000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+      socket.off("close", onEnd);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onData = (d: Buffer) => {
+      chunks.push(d);
+      total += d.length;
+      if (total >= n) done();
+    };
+    const onEnd = () => done();
+    const timer = setTimeout(() => done(new Error(`timed out after ${ms}ms with ${total}/${n} bytes`)), ms);
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("close", onEnd);
+  });
+}
+
+/** Read one "\n"-terminated line. */
+export async function readLine(socket: Socket, ms = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const onData = (d: Buffer) => {
+      text += d.toString();
+      const nl = text.indexOf("\n");
+      if (nl !== -1) {
+        cleanup();
+        socket.unshift(Buffer.from(text.slice(nl + 1)));
+        resolve(text.slice(0, nl));
+      }
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error(`socket closed before a line arrived (got "${text}")`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no line within ${ms}ms (got "${text}")`));
+    }, ms);
+    const cleanup = () => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+    };
+    socket.on("data", onData);
+    socket.on("close", onClose);
+  });
+}
+
+/** Resolves when the socket closes; rejects after `ms`. */
+export function closed(socket: Socket, ms = 3000): Promise<void> {
+  if (socket.destroyed && socket.closed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms}ms`)), ms);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** A port that was free a moment ago (nothing listens on it now). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+export interface UdpPeer {
+  socket: UdpSocket;
+  port: number;
+  /** Sources seen, "addr:port". */
+  sources: string[];
+  close(): void;
+}
+
+/** A UDP echo server on 127.0.0.1:0 that prefixes replies with `tag` (if given). */
+export async function udpEcho(tag = ""): Promise<UdpPeer> {
+  const socket = createSocket("udp4");
+  const sources: string[] = [];
+  socket.on("error", () => {});
+  socket.on("message", (msg, rinfo) => {
+    sources.push(`${rinfo.address}:${rinfo.port}`);
+    socket.send(Buffer.concat([Buffer.from(tag), msg]), rinfo.port, rinfo.address);
+  });
+  socket.bind(0, "127.0.0.1");
+  await once(socket, "listening");
+  return { socket, port: socket.address().port, sources, close: () => socket.close() };
+}
+
+/** A UDP client on 127.0.0.1 with a helper that sends and waits for one reply. */
+export async function udpClient(): Promise<{
+  socket: UdpSocket;
+  port: number;
+  request(msg: string, port: number, ms?: number): Promise<{ text: string; address: string; port: number }>;
+  close(): void;
+}> {
+  const socket = createSocket("udp4");
+  socket.on("error", () => {});
+  socket.bind(0, "127.0.0.1");
+  await once(socket, "listening");
+  return {
+    socket,
+    port: socket.address().port,
+    request: (msg, port, ms = 2000) =>
+      new Promise((resolve, reject) => {
+        const onMessage = (reply: Buffer, rinfo: { address: string; port: number }) => {
+          clearTimeout(timer);
+          resolve({ text: reply.toString(), address: rinfo.address, port: rinfo.port });
+        };
+        const timer = setTimeout(() => {
+          socket.off("message", onMessage);
+          reject(new Error(`no UDP reply within ${ms}ms`));
+        }, ms);
+        socket.once("message", onMessage);
+        socket.send(msg, port, "127.0.0.1");
+      }),
+    close: () => socket.close(),
+  };
+}
+
+export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Poll `check` every 10 ms until it returns true or `ms` passes. */
+export async function waitFor(check: () => boolean, ms = 3000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
