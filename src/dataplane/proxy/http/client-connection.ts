@@ -430,20 +430,21 @@ export class ClientConnection implements UpstreamOwner {
     this.resState = RES_HEAD;
     this.resScanner ??= new HeadScanner(this.fe.responseLimits, RESPONSE_SCAN_ERRORS, false);
     this.resScanner.reset();
-    u.socket.cork();
-    u.socket.write(head, "latin1");
     this.fe.backendCounters(this.backendName).bytesIn += head.length;
     if (req.bodyKind === "none") {
+      u.socket.write(head, "latin1");
       this.requestComplete();
-    } else {
-      this.reqState = REQ_BODY;
-      this.reqRemaining = req.contentLength;
-      this.reqDecoder = req.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 400) : null;
-      const p = this.pending;
-      if (p !== null) {
-        this.pending = null;
-        this.forwardBody(p, 0);
-      }
+      return;
+    }
+    u.socket.cork();
+    u.socket.write(head, "latin1");
+    this.reqState = REQ_BODY;
+    this.reqRemaining = req.contentLength;
+    this.reqDecoder = req.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 400) : null;
+    const p = this.pending;
+    if (p !== null) {
+      this.pending = null;
+      this.forwardBody(p, 0);
     }
     u.socket.uncork();
     if (this.reqState === REQ_BODY) {
@@ -514,13 +515,24 @@ export class ClientConnection implements UpstreamOwner {
     this.clientKeepAlive =
       req.keepAlive && res.bodyKind !== "close" && !this.fe.stopping && !this.clientEnded;
     this.resState = RES_BODY;
-    this.socket.cork();
-    this.socket.write(forwardResponseHead(res, req.minor, this.clientKeepAlive), "latin1");
+    const head = forwardResponseHead(res, req.minor, this.clientKeepAlive);
     if (res.bodyKind === "none") {
-      this.socket.uncork();
+      this.socket.write(head, "latin1");
       this.responseComplete(chunk, end);
       return;
     }
+    if (res.bodyKind === "length" && chunk.length - end === res.contentLength) {
+      // The common small response: head and whole body in one buffer, one write
+      // (a corked head + body costs a writev and a string conversion per response).
+      const out = Buffer.allocUnsafe(head.length + res.contentLength);
+      out.write(head, 0, "latin1");
+      chunk.copy(out, head.length, end);
+      this.writeClient(out);
+      this.responseComplete(chunk, chunk.length);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(head, "latin1");
     this.resRemaining = res.contentLength;
     this.resDecoder = res.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 502) : null;
     if (end < chunk.length) this.forwardResponseBody(chunk, end);
