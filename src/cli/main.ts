@@ -1,10 +1,15 @@
 // The `lodestone` command tree. Each subcommand lives in cli/commands/<name>.ts and
 // exports `register(program)`; this file only wires them together.
 import { Command } from "commander";
+import { register as registerConfig } from "./commands/config.ts";
 import { register as registerMaglev } from "./commands/maglev.ts";
 import { register as registerRun } from "./commands/run.ts";
 import { register as registerSchema } from "./commands/schema.ts";
+import { register as registerSet } from "./commands/set.ts";
+import { register as registerShell } from "./commands/shell.ts";
+import { register as registerShow } from "./commands/show.ts";
 import { register as registerValidate } from "./commands/validate.ts";
+import { register as registerWatch } from "./commands/watch.ts";
 
 const program = new Command()
   .name("lodestone")
@@ -12,6 +17,17 @@ const program = new Command()
   .version("0.1.0")
   .showHelpAfterError();
 
-for (const register of [registerRun, registerValidate, registerSchema, registerMaglev]) register(program);
+for (const register of [
+  registerRun,
+  registerValidate,
+  registerSchema,
+  registerMaglev,
+  registerShow,
+  registerSet,
+  registerConfig,
+  registerWatch,
+  registerShell,
+])
+  register(program);
 
 await program.parseAsync(process.argv);
