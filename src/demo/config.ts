@@ -3,8 +3,8 @@
 // TCP frontend on 127.0.0.1:8080 (each curl is a new connection, so round-robin
 // alternates between demo-1 and demo-2; when both fail their checks, demo-3 takes over).
 //
-// LODESTONE_DEMO_PORTS="8080,9001,9002,9003" moves the frontend and the three
-// backends elsewhere (the tests use it to stay off fixed ports).
+// LODESTONE_DEMO_PORTS="8080,9001,9002,9003[,9700]" moves the frontend, the three
+// backends (and the admin API) elsewhere (the tests use it to stay off fixed ports).
 import { LodestoneError } from "../errors.ts";
 
 export const DEMO_CONFIG_FILE = "<demo>";
@@ -12,21 +12,25 @@ export const DEMO_CONFIG_FILE = "<demo>";
 export interface DemoPorts {
   frontend: number;
   backends: [number, number, number];
+  /** Admin API port; the config default (9700) when absent. */
+  admin?: number;
 }
 
 export const DEFAULT_DEMO_PORTS: DemoPorts = { frontend: 8080, backends: [9001, 9002, 9003] };
 
-/** Parse LODESTONE_DEMO_PORTS ("frontend,b1,b2,b3"); the defaults when unset. */
+/** Parse LODESTONE_DEMO_PORTS ("frontend,b1,b2,b3[,admin]"); the defaults when unset. */
 export function demoPorts(env: string | undefined): DemoPorts {
   if (env === undefined || env.trim() === "") return DEFAULT_DEMO_PORTS;
   const n = env.split(",").map((p) => Number(p.trim()));
-  if (n.length !== 4 || !n.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)) {
+  if ((n.length !== 4 && n.length !== 5) || !n.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)) {
     throw new LodestoneError(
       "DEMO_PORTS_INVALID",
-      `LODESTONE_DEMO_PORTS must be four ports "frontend,b1,b2,b3", got ${JSON.stringify(env)}`,
+      `LODESTONE_DEMO_PORTS must be four or five ports "frontend,b1,b2,b3[,admin]", got ${JSON.stringify(env)}`,
     );
   }
-  return { frontend: n[0], backends: [n[1], n[2], n[3]] };
+  const ports: DemoPorts = { frontend: n[0], backends: [n[1], n[2], n[3]] };
+  if (n.length === 5) ports.admin = n[4];
+  return ports;
 }
 
 export function demoConfig(ports: DemoPorts = DEFAULT_DEMO_PORTS): string {
@@ -52,7 +56,7 @@ frontends:
 runtime:
   warmup: { max-wait: 3s }
   drain-timeout: 2s
-`;
+${ports.admin === undefined ? "" : `admin: { listen: 127.0.0.1:${ports.admin} }\n`}`;
 }
 
 export function demoHelp(ports: DemoPorts = DEFAULT_DEMO_PORTS): string[] {

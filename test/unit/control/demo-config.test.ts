@@ -40,7 +40,15 @@ test("unset or empty LODESTONE_DEMO_PORTS means the defaults", () => {
   assert.deepEqual(demoPorts(" "), DEFAULT_DEMO_PORTS);
 });
 
-for (const bad of ["8080", "1,2,3", "1,2,3,x", "0,1,2,3", "1,2,3,70000", "1,2,3,4,5"]) {
+test("a fifth port moves the admin API", () => {
+  const ports = demoPorts("18080,19001,19002,19003,19700");
+  assert.equal(ports.admin, 19700);
+  const r = parseConfig(demoConfig(ports), "<demo>");
+  assert.ok(r.ok);
+  if (r.ok) assert.deepEqual(r.config.admin.listen, { host: "127.0.0.1", port: 19700 });
+});
+
+for (const bad of ["8080", "1,2,3", "1,2,3,x", "0,1,2,3", "1,2,3,70000", "1,2,3,4,5,6"]) {
   test(`LODESTONE_DEMO_PORTS=${JSON.stringify(bad)} is refused with DEMO_PORTS_INVALID`, () => {
     assert.throws(
       () => demoPorts(bad),

@@ -1,0 +1,112 @@
+// `lodestone run` exit codes and the embedded demo.
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { BIN, eventually, freePort } from "./helpers.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "lodestone-cli-"));
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { env: { ...process.env, ...env }, timeout: 15_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+test("an invalid config exits 1 with file:line:column errors and no stack trace", async () => {
+  const file = join(dir, "bad.yaml");
+  writeFileSync(
+    file,
+    "backends:\n  a: { address: 127.0.0.1, port: 1 }\nservices:\n  s: { pools: [ { name: p, backends: { a: { weight: 500 } } } ] }\nfrontends:\n  f: { listen: 127.0.0.1:1, protocol: tcp, service: missing }\n",
+  );
+  const r = await runCli(["run", "-c", file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: `));
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test("an unreadable config file exits 2 with a one-line message", async () => {
+  const r = await runCli(["run", "-c", join(dir, "does-not-exist.yaml")]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test("a frontend address already in use fails the start with exit 1", async () => {
+  const { createServer } = await import("node:net");
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+  const port = (busy.address() as { port: number }).port;
+  const file = join(dir, "busy.yaml");
+  writeFileSync(
+    file,
+    `backends:\n  a: { address: 127.0.0.1, port: 9 }\nservices:\n  s: { pools: [ { name: p, backends: { a: {} } } ] }\nfrontends:\n  f: { listen: 127.0.0.1:${port}, protocol: tcp, service: s }\n`,
+  );
+  const r = await runCli(["run", "-c", file]);
+  busy.close();
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /could not start/);
+});
+
+function get(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => {
+        body += d;
+      });
+      res.on("end", () => resolve(body));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("--demo serves alternating demo backends, fails over when their checks fail, stops on SIGINT with 0", async () => {
+  const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const child = spawn(BIN, ["run", "--demo"], {
+    env: { ...process.env, LODESTONE_DEMO_PORTS: ports.join(",") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+  });
+  child.stderr!.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  await eventually(() => out.includes('"msg":"ready"'), 10_000);
+  assert.match(out, /curl http:\/\/127\.0\.0\.1:\d+\//);
+  const [fe, p1, p2] = ports;
+  const answers = [await get(fe, "/"), await get(fe, "/"), await get(fe, "/"), await get(fe, "/")];
+  assert.deepEqual(answers.slice().sort(), [
+    "hello from demo-1\n",
+    "hello from demo-1\n",
+    "hello from demo-2\n",
+    "hello from demo-2\n",
+  ]);
+  assert.notEqual(answers[0], answers[1], "answers alternate");
+  await get(p1, "/fail");
+  await get(p2, "/fail");
+  // interval 1s, fall 2: the fallback pool takes over within a few seconds.
+  await eventually(async () => (await get(fe, "/")) === "hello from demo-3\n", 8000, 200);
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
+});

@@ -1,0 +1,261 @@
+// Reload, graceful stop and warmup of a real `lodestone run` process.
+import assert from "node:assert/strict";
+import { connect, createServer, type Socket } from "node:net";
+import { after, describe, test } from "node:test";
+import { freePort, LodestoneProcess, NamedBackend, tally, whoAnswers, yamlConfig } from "./helpers.ts";
+
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+async function backends(...names: string[]): Promise<NamedBackend[]> {
+  const list = await Promise.all(names.map((n) => new NamedBackend(n).start()));
+  cleanup.push(async () => {
+    for (const b of list) await b.kill();
+  });
+  return list;
+}
+
+async function lodestone(yaml: string): Promise<LodestoneProcess> {
+  const p = await LodestoneProcess.spawn(yaml);
+  cleanup.push(() => p.close());
+  return p;
+}
+
+const ports = (list: NamedBackend[]) => Object.fromEntries(list.map((b) => [b.name, b.port]));
+
+/** A client connection through the balancer that has read its greeting. */
+function openClient(port: number): Promise<{ sock: Socket; greeting: string }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ port, host: "127.0.0.1" });
+    sock.setEncoding("utf8");
+    sock.once("error", reject);
+    sock.once("data", (d: string) => resolve({ sock, greeting: d.trim() }));
+  });
+}
+
+function echo(sock: Socket, text: string, timeoutMs = 2000): Promise<string | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(null), timeoutMs);
+    const onData = (d: string) => done(d);
+    const onEnd = () => done(null);
+    const done = (v: string | null) => {
+      clearTimeout(timer);
+      sock.off("data", onData);
+      sock.off("close", onEnd);
+      resolve(v);
+    };
+    sock.on("data", onData);
+    sock.on("close", onEnd);
+    sock.write(text);
+  });
+}
+
+describe("lodestone run: reload (SIGHUP)", () => {
+  test("a valid new file applies, keeping the health state of backends that stay", async () => {
+    const [a, b, c] = await backends("a", "b", "c");
+    const port = await freePort();
+    const spec = {
+      frontendPort: port,
+      ports: ports([a, b]),
+      pools: [["main", { a: 100, b: 100 }]] as [string, Record<string, number>][],
+      check: { interval: 100, rise: 2, fall: 2 },
+    };
+    const lb = await lodestone(yamlConfig(spec));
+    await lb.ready();
+    assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
+    const linesBefore = lb.mark();
+
+    lb.rewrite(
+      yamlConfig({ ...spec, ports: ports([a, b, c]), pools: [["main", { a: 100, b: 100, c: 100 }]] }),
+    );
+    lb.signal("SIGHUP");
+    const reload = await lb.waitForMsg(/^reload: /, 5000, linesBefore);
+    assert.match(reload.msg, /backends \+c/);
+    await lb.waitFor(
+      (l) => l.msg === "weight change" && l.backend === "c" && l.to === 100,
+      5000,
+      linesBefore,
+    );
+    const after = lb.lines.slice(linesBefore);
+    const restarted = after.filter(
+      (l) => l.msg === "backend transition" && (l.backend === "a" || l.backend === "b"),
+    );
+    assert.deepEqual(restarted, [], "a and b keep their state across the reload");
+    assert.deepEqual(await tally(port, 6), { a: 2, b: 2, c: 2 });
+  });
+
+  test("an invalid file is refused with file:line:column errors and the old config keeps serving", async () => {
+    const [a] = await backends("a");
+    const port = await freePort();
+    const good = yamlConfig({ frontendPort: port, ports: ports([a]), pools: [["main", { a: 100 }]] });
+    const lb = await lodestone(good);
+    await lb.ready();
+    lb.rewrite(good.replace("weight: 100", "weight: 500").replace("service: svc", "service: nope"));
+    lb.signal("SIGHUP");
+    const refused = await lb.waitForMsg(/reload refused/);
+    assert.equal(refused.level, "error");
+    const errors = lb.lines.filter(
+      (l) => l.level === "error" && typeof l.msg === "string" && l.msg.startsWith(lb.file),
+    );
+    assert.ok(errors.length >= 2, JSON.stringify(errors));
+    for (const e of errors) assert.match(e.msg, /^.+lodestone\.yaml:\d+:\d+: /);
+    assert.ok(errors.some((e) => /weight/.test(e.msg)));
+    assert.deepEqual(await tally(port, 3), { a: 3 });
+    assert.equal(lb.child.exitCode, null, "still running");
+  });
+});
+
+describe("lodestone run: graceful stop (SIGTERM)", () => {
+  test("stops accepting, lets an open connection finish, then exits 0", async () => {
+    const [a] = await backends("a");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports([a]),
+        pools: [["main", { a: 100 }]],
+        runtime: "runtime: { drain-timeout: 5s }",
+      }),
+    );
+    await lb.ready();
+    const { sock, greeting } = await openClient(port);
+    sock.on("error", () => {});
+    assert.equal(greeting, "a");
+    const t0 = Date.now();
+    lb.signal("SIGTERM");
+    await lb.waitForMsg(/stopping/);
+    // New connections are refused while the open one keeps working.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await whoAnswers(port), null);
+    assert.equal(await echo(sock, "still here"), "still here");
+    assert.equal(lb.child.exitCode, null, "waits for the open connection");
+    sock.end();
+    const code = await lb.exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 4000, "exits once the connection is done, before the drain timeout");
+  });
+
+  test("cuts connections still open at the drain timeout and exits 0", async () => {
+    const [a] = await backends("a");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports([a]),
+        pools: [["main", { a: 100 }]],
+        runtime: "runtime: { drain-timeout: 300ms }",
+      }),
+    );
+    await lb.ready();
+    const { sock } = await openClient(port);
+    sock.on("error", () => {});
+    const closed = new Promise<number>((resolve) => sock.on("close", () => resolve(Date.now())));
+    const t0 = Date.now();
+    lb.signal("SIGTERM");
+    assert.equal(await lb.exited, 0);
+    const closedAt = await closed;
+    assert.ok(closedAt - t0 >= 250, `closed after ${closedAt - t0}ms`);
+  });
+});
+
+describe("lodestone run: warmup", () => {
+  test("SIGTERM during warmup ends the start cleanly with exit 0", async () => {
+    const [a] = await backends("a");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports([a]),
+        pools: [["main", { a: 100 }]],
+        runtime: "runtime: { warmup: { min-delay: 10s, max-wait: 10s } }",
+      }),
+    );
+    await lb.waitForMsg("starting");
+    const t0 = Date.now();
+    lb.signal("SIGTERM");
+    assert.equal(await lb.exited, 0);
+    assert.ok(Date.now() - t0 < 3000, "does not wait for the end of warmup");
+    assert.equal(
+      lb.lines.some((l) => l.msg === "applied desired state"),
+      false,
+    );
+  });
+
+  test("the first programmed state is not 'all down' while probes have not answered", async () => {
+    const [a, b] = await backends("a", "b");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports([a, b]),
+        pools: [["main", { a: 100, b: 100 }]],
+        check: { interval: 400, rise: 3, fall: 3 },
+        runtime: "runtime: { warmup: { min-delay: 0s, max-wait: 5s } }",
+      }),
+    );
+    await lb.ready();
+    const applied = lb.lines.filter((l) => l.msg === "applied desired state");
+    assert.equal(applied[0].version, 1);
+    const first = lb.lines.find(
+      (l) => l.msg === "frontend active pool" || l.msg === "frontend has no backend to serve",
+    );
+    assert.equal(first?.msg, "frontend active pool");
+    assert.equal(first?.toPool, 0);
+    const v1weights = lb.lines.filter((l) => l.msg === "weight change").map((l) => [l.backend, l.to]);
+    assert.deepEqual(v1weights.sort(), [
+      ["a", 100],
+      ["b", 100],
+    ]);
+    const warm = lb.lines.findIndex((l) => l.msg === "warmup done");
+    assert.ok(warm >= 0 && warm < lb.lines.indexOf(applied[0]), "nothing applied before warmup ends");
+    assert.match(String(lb.lines[warm].reason), /every checked backend/);
+  });
+
+  test("min-delay holds programming (the listener is not bound) until it has passed", async () => {
+    const [a] = await backends("a");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports([a]),
+        pools: [["main", { a: 100 }]],
+        runtime: "runtime: { warmup: { min-delay: 1500ms } }",
+      }),
+    );
+    const starting = await lb.waitForMsg("starting");
+    assert.equal(await whoAnswers(port), null, "nothing listens during warmup");
+    const ready = await lb.ready();
+    const held = Date.parse(String(ready.time)) - Date.parse(String(starting.time));
+    assert.ok(held >= 1400, `programmed after ${held}ms`);
+    assert.equal(await whoAnswers(port), "a");
+  });
+
+  test("max-wait ends warmup with a silent backend still unknown (weight 0) and the others serving", async () => {
+    const [a] = await backends("a");
+    // Accepts connections and never answers: an http check against it can only time out.
+    const silent = createServer((s) => s.on("error", () => {}));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    cleanup.push(() => new Promise((r) => silent.close(() => r())));
+    const silentPort = (silent.address() as { port: number }).port;
+    const port = await freePort();
+    const yaml = `healthchecks:
+  slow: { type: http, path: /, interval: 3s, timeout: 3s, rise: 1, fall: 1 }
+backends:
+  a: { address: 127.0.0.1, port: ${a.port} }
+  s: { address: 127.0.0.1, port: ${silentPort}, healthcheck: slow }
+services:
+  svc: { algorithm: round-robin, pools: [ { name: main, backends: { a: {}, s: {} } } ] }
+frontends:
+  fe: { listen: 127.0.0.1:${port}, protocol: tcp, service: svc }
+runtime: { warmup: { max-wait: 400ms } }
+`;
+    const lb = await lodestone(yaml);
+    const ready = await lb.ready(5000);
+    const warm = await lb.waitForMsg("warmup done");
+    assert.match(String(warm.reason), /max-wait 400ms passed with 1 backend\(s\) still unknown/);
+    assert.ok(ready);
+    assert.deepEqual(await tally(port, 4), { a: 4 });
+  });
+});

@@ -1,0 +1,128 @@
+// `lodestone run` as a user runs it: a real process, real backends, real connections.
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { freePort, LodestoneProcess, NamedBackend, tally, yamlConfig } from "./helpers.ts";
+
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+async function backends(...names: string[]): Promise<NamedBackend[]> {
+  const list = await Promise.all(names.map((n) => new NamedBackend(n).start()));
+  cleanup.push(async () => {
+    for (const b of list) await b.kill();
+  });
+  return list;
+}
+
+async function lodestone(yaml: string): Promise<LodestoneProcess> {
+  const p = await LodestoneProcess.spawn(yaml);
+  cleanup.push(() => p.close());
+  return p;
+}
+
+const ports = (list: NamedBackend[]) => Object.fromEntries(list.map((b) => [b.name, b.port]));
+
+describe("lodestone run: traffic", () => {
+  test("new connections spread by configured weight; weight 0 gets none", async () => {
+    const list = await backends("w100", "w50", "w0");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        algorithm: "weighted-round-robin",
+        ports: ports(list),
+        pools: [["main", { w100: 100, w50: 50, w0: 0 }]],
+      }),
+    );
+    await lb.ready();
+    const counts = await tally(port, 150);
+    assert.equal(counts.w0 ?? 0, 0);
+    assert.equal(counts.none ?? 0, 0);
+    assert.ok(Math.abs(counts.w100 - 100) <= 5, JSON.stringify(counts));
+    assert.ok(Math.abs(counts.w50 - 50) <= 5, JSON.stringify(counts));
+  });
+
+  test("a killed backend is taken out after fall x interval and comes back after rise", async () => {
+    const [a, b] = await backends("a", "b");
+    const port = await freePort();
+    const interval = 100;
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports([a, b]),
+        pools: [["main", { a: 100, b: 100 }]],
+        check: { interval, rise: 2, fall: 2 },
+      }),
+    );
+    await lb.ready();
+    const before = await tally(port, 20);
+    assert.deepEqual(before, { a: 10, b: 10 });
+
+    let mark = lb.mark();
+    const killedAt = Date.now();
+    await b.kill();
+    const down = await lb.waitFor(
+      (l) => l.msg === "backend transition" && l.backend === "b" && l.to === "down",
+      5000,
+      mark,
+    );
+    const downAfter = Date.parse(String(down.time)) - killedAt;
+    // fall=2 failures at interval 100ms (probe timeout 100ms): well under a second.
+    assert.ok(downAfter >= interval && downAfter < 1500, `down after ${downAfter}ms`);
+    await lb.waitFor((l) => l.msg === "weight change" && l.backend === "b" && l.to === 0, 5000, mark);
+    const during = await tally(port, 20);
+    assert.deepEqual(during, { a: 20 });
+
+    mark = lb.mark();
+    await b.start(); // same port again
+    await lb.waitFor((l) => l.msg === "backend transition" && l.backend === "b" && l.to === "up", 5000, mark);
+    await lb.waitFor((l) => l.msg === "weight change" && l.backend === "b" && l.to === 100, 5000, mark);
+    const back = await tally(port, 20);
+    assert.deepEqual(back, { a: 10, b: 10 });
+  });
+
+  test("primary pool fails over to the fallback pool and back", async () => {
+    const [p1, p2, spare] = await backends("p1", "p2", "spare");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports([p1, p2, spare]),
+        pools: [
+          ["primary", { p1: 100, p2: 100 }],
+          ["fallback", { spare: 100 }],
+        ],
+        check: { interval: 100, rise: 2, fall: 2 },
+      }),
+    );
+    await lb.ready();
+    const first = await tally(port, 10);
+    assert.deepEqual(first, { p1: 5, p2: 5 });
+
+    let mark = lb.mark();
+    await p1.kill();
+    await lb.waitFor((l) => l.msg === "weight change" && l.backend === "p1" && l.to === 0, 5000, mark);
+    assert.deepEqual(await tally(port, 6), { p2: 6 }, "one primary left: still the primary pool");
+
+    mark = lb.mark();
+    await p2.kill();
+    const failover = await lb.waitFor(
+      (l) => l.msg === "frontend active pool" && l.toPoolName === "fallback",
+      5000,
+      mark,
+    );
+    assert.equal(failover.fromPoolName, "primary");
+    assert.deepEqual(await tally(port, 6), { spare: 6 });
+
+    mark = lb.mark();
+    await p1.start();
+    await lb.waitFor((l) => l.msg === "frontend active pool" && l.toPoolName === "primary", 5000, mark);
+    assert.deepEqual(
+      await tally(port, 6),
+      { p1: 6 },
+      "the fallback pool gets nothing once the primary is back",
+    );
+  });
+});
