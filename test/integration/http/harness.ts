@@ -95,7 +95,7 @@ export function desiredFrontend(backends: BackendSpec[], o: FrontendOptions = {}
 export async function startProxy(frontend: DesiredFrontend): Promise<{ proxy: HttpListener; port: number }> {
   const proxy = createHttpListener(frontend);
   await proxy.start();
-  return { proxy, port: proxy.address().port };
+  return { proxy, port: proxy.address()!.port };
 }
 
 /** A node:http backend that counts the TCP connections it accepted. */

@@ -115,7 +115,7 @@ describe("HTTP/2 clients (ALPN h2) to HTTP/1.1 backends", () => {
     });
     proxy = createHttpListener(fe);
     await proxy.start();
-    port = proxy.address().port;
+    port = proxy.address()!.port;
     session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: "h2.test" });
     session.on("error", () => {});
   });

@@ -65,7 +65,7 @@ describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => 
     });
     proxy = createHttpListener(fe);
     await proxy.start();
-    port = proxy.address().port;
+    port = proxy.address()!.port;
   });
   after(async () => {
     await proxy.stop(100);

@@ -6,10 +6,12 @@ import type { Http2Server, ServerHttp2Session } from "node:http2";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
 import type { HttpSettings, Route, TlsSettings } from "../../../config/routes.ts";
+import type { HostPort } from "../../../config/types.ts";
 import { LodestoneError } from "../../../errors.ts";
 import type { DesiredFrontend } from "../../../model/desired.ts";
 import type { TrafficCounters } from "../../types.ts";
-import type { FrontendListener } from "../listener.ts";
+import { listenError } from "../listen-error.ts";
+import type { FrontendListener, ListenerOptions } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
 import { createH2Server } from "./h2.ts";
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./head-scanner.ts";
@@ -19,7 +21,7 @@ import { buildTargets, type ServiceTarget } from "./targets.ts";
 import { type LoadedTls, loadTls } from "./tls.ts";
 import { UpstreamPool } from "./upstream.ts";
 
-export interface HttpListenerOptions {
+export interface HttpListenerOptions extends ListenerOptions {
   /** Called for every refused request (malformed, oversized, timed out); for logs. */
   onBadRequest?: (err: unknown, clientAddress: string) => void;
   /** Called for every invalid backend response; for logs. */
@@ -156,13 +158,7 @@ export class HttpListener implements FrontendListener {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         this.server.off("listening", onListening);
-        reject(
-          new LodestoneError(
-            "LISTEN_FAILED",
-            `frontend ${this.name}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
-            { cause: err },
-          ),
-        );
+        reject(listenError(this.name, "tcp", host, port, err));
       };
       const onListening = () => {
         this.server.off("error", onError);
@@ -170,15 +166,14 @@ export class HttpListener implements FrontendListener {
       };
       this.server.once("error", onError);
       this.server.once("listening", onListening);
-      this.server.listen({ host, port });
+      this.server.listen({ host, port, reusePort: this.opts.reusePort === true });
     });
   }
 
-  /** The bound address (useful with port 0). */
-  address(): { host: string; port: number } {
+  /** The bound address (useful with port 0), null before start() / after stop(). */
+  address(): HostPort | null {
     const a = this.server.address();
-    if (a === null || typeof a === "string")
-      throw new LodestoneError("NOT_LISTENING", `frontend ${this.name} is not listening`);
+    if (a === null || typeof a === "string") return null;
     return { host: a.address, port: a.port };
   }
 
@@ -232,8 +227,8 @@ export class HttpListener implements FrontendListener {
     if (!this.opts.noListen && this.server.listening) await closed;
   }
 
-  stats(): TrafficCounters & { backends: Record<string, TrafficCounters> } {
-    const t = { ...this.totals, connectionsActive: this.connections.size };
+  stats(): TrafficCounters & { rejected: number; backends: Record<string, TrafficCounters> } {
+    const t = { ...this.totals, connectionsActive: this.connections.size, rejected: this.counters.rejected };
     for (const c of this.connections) {
       t.bytesIn += c.socket.bytesRead;
       t.bytesOut += c.socket.bytesWritten;
@@ -262,10 +257,19 @@ export class HttpListener implements FrontendListener {
 
   onBadRequest(err: unknown, clientAddress: string): void {
     this.opts.onBadRequest?.(err, clientAddress);
+    // debug, not warn: anyone on the internet can send garbage, logs must not amplify it.
+    this.opts.log?.debug(
+      { frontend: this.name, client: clientAddress, err: describe(err) },
+      "request refused",
+    );
   }
 
   onBadResponse(err: unknown, backend: string): void {
     this.opts.onBadResponse?.(err, backend);
+    this.opts.log?.warn(
+      { frontend: this.name, backend, err: describe(err) },
+      "invalid response from backend",
+    );
   }
 }
 
@@ -273,4 +277,9 @@ export class HttpListener implements FrontendListener {
 function alpnOf(frontend: DesiredFrontend): string[] {
   const tls = (frontend.settings as { tls?: TlsSettings }).tls;
   return tls?.alpn !== undefined && tls.alpn.length > 0 ? tls.alpn : ["http/1.1"];
+}
+
+function describe(err: unknown): { code?: string; message: string } {
+  if (err instanceof Error) return { code: (err as { code?: string }).code, message: err.message };
+  return { message: String(err) };
 }
