@@ -364,7 +364,10 @@ export function helpFor(line: string, names: NameSource = NO_NAMES, root: Gramma
   for (const c of at.node.children ?? []) {
     if (c.word?.startsWith(partial)) out.push({ text: c.word, help: c.help });
     if (c.arg) {
-      const known = names.names(c.arg.kind, at.args).filter((n) => n.startsWith(partial));
+      const known = names
+        .names(c.arg.kind, at.args)
+        .filter((n) => n.startsWith(partial))
+        .sort();
       out.push({
         text: `<${c.arg.name}>`,
         help: known.length > 0 ? `${c.help}: ${known.join(", ")}` : c.help,
