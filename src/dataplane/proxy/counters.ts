@@ -1,7 +1,20 @@
 // Traffic counters shared by the L4 listeners and the worker pool's summing.
 import type { DataplaneStats, TrafficCounters } from "../types.ts";
 
-export type ListenerStats = TrafficCounters & { backends: Record<string, TrafficCounters> };
+/**
+ * What an L4 listener reports. `rejected`: TCP accepts closed at once (over
+ * maxConnections, stopping), UDP datagrams dropped (session table full, nothing
+ * eligible, stopping).
+ */
+export type ListenerStats = TrafficCounters & {
+  rejected?: number;
+  backends: Record<string, TrafficCounters>;
+};
+
+/** DataplaneStats with the proxy's extra per-frontend counter. */
+export interface ProxyStats extends DataplaneStats {
+  frontends: Record<string, ListenerStats>;
+}
 
 export function zeroCounters(): TrafficCounters {
   return { connectionsTotal: 0, connectionsActive: 0, bytesIn: 0, bytesOut: 0, connectErrors: 0 };
@@ -17,16 +30,17 @@ export function addCounters(into: TrafficCounters, from: TrafficCounters): void 
 }
 
 /** Sum several dataplanes' stats (one per worker) frontend by frontend, backend by backend. */
-export function sumStats(parts: readonly DataplaneStats[]): DataplaneStats {
-  const out: DataplaneStats = { frontends: {} };
+export function sumStats(parts: readonly ProxyStats[]): ProxyStats {
+  const out: ProxyStats = { frontends: {} };
   for (const part of parts) {
     for (const [name, fe] of Object.entries(part.frontends)) {
       let sum = out.frontends[name];
       if (sum === undefined) {
-        sum = { ...zeroCounters(), backends: {} };
+        sum = { ...zeroCounters(), rejected: 0, backends: {} };
         out.frontends[name] = sum;
       }
       addCounters(sum, fe);
+      sum.rejected = (sum.rejected ?? 0) + (fe.rejected ?? 0);
       for (const [backend, counters] of Object.entries(fe.backends)) {
         sum.backends[backend] ??= zeroCounters();
         addCounters(sum.backends[backend], counters);

@@ -5,8 +5,10 @@
 import type { HostPort, Protocol } from "../../config/types.ts";
 import { LodestoneError } from "../../errors.ts";
 import type { DesiredFrontend, DesiredState } from "../../model/desired.ts";
-import type { Dataplane, DataplaneStats } from "../types.ts";
+import type { Dataplane } from "../types.ts";
+import type { ProxyStats } from "./counters.ts";
 import type { FrontendListener, ListenerFactory, ProxyLogger } from "./listener.ts";
+import { createHttpListener } from "./http/index.ts";
 import { silentLogger } from "./listener.ts";
 import { TcpListener } from "./tcp.ts";
 import { UdpListener } from "./udp.ts";
@@ -15,6 +17,8 @@ import { UdpListener } from "./udp.ts";
 const listenerFactories: Partial<Record<Protocol, ListenerFactory>> = {
   tcp: (frontend, options) => new TcpListener(frontend, options),
   udp: (frontend, options) => new UdpListener(frontend, options),
+  http: (frontend, options) => createHttpListener(frontend, options),
+  https: (frontend, options) => createHttpListener(frontend, options),
 };
 
 /** Register (or replace) the listener builder of a protocol, e.g. the L7 engineer's http/https. */
@@ -84,8 +88,8 @@ export class ProxyDataplane implements Dataplane {
     return run;
   }
 
-  stats(): DataplaneStats {
-    const frontends: DataplaneStats["frontends"] = {};
+  stats(): ProxyStats {
+    const frontends: ProxyStats["frontends"] = {};
     for (const [name, r] of this.#running) frontends[name] = r.listener.stats();
     return { frontends };
   }

@@ -170,7 +170,7 @@ export class TcpListener implements FrontendListener {
         }
       }
     }
-    return { ...totals, backends };
+    return { ...totals, rejected: this.rejected, backends };
   }
 
   #buildTable(frontend: DesiredFrontend): Table {

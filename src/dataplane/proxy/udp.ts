@@ -139,7 +139,7 @@ export class UdpListener implements FrontendListener {
     for (const [name, counters] of this.#perBackend) {
       backends[name] = { ...counters, connectionsActive: this.#registry.count(name) };
     }
-    return { ...this.#totals, connectionsActive: this.#sessions.size, backends };
+    return { ...this.#totals, connectionsActive: this.#sessions.size, rejected: this.dropped, backends };
   }
 
   #buildTable(frontend: DesiredFrontend): Table {

@@ -69,6 +69,7 @@ describe("TCP proxy", () => {
     assert.equal(stats.bytesOut, 23);
     assert.equal(stats.backends.echo.connectionsTotal, 1);
     assert.equal(stats.backends.echo.bytesIn, 23);
+    assert.equal(stats.rejected, 0);
   });
 
   it("proxies HTTP requests to a real HTTP server", async () => {
@@ -286,6 +287,7 @@ describe("TCP proxy", () => {
     }
     const three = await client(port);
     await closed(three, 1000);
+    assert.equal(dp.stats().frontends.fe.rejected, 1);
     one.destroy();
     await waitFor(() => dp.stats().frontends.fe.connectionsActive === 1, 1000, "one to close");
     const four = await client(port);

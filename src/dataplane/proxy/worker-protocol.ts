@@ -1,0 +1,20 @@
+// The IPC messages between the worker pool (workers.ts) and each worker process
+// (worker-main.ts). Sent with `serialization: "advanced"`, so the desired state's
+// Int32Array Maglev tables arrive as Int32Arrays.
+import type { DesiredState } from "../../model/desired.ts";
+import type { ProxyStats } from "./counters.ts";
+
+export type ToWorker =
+  | { type: "apply"; id: number; desired: DesiredState }
+  | { type: "stats"; id: number }
+  | { type: "stop"; id: number; drainTimeout: number };
+
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "reply"; id: number; ok: true; stats?: ProxyStats }
+  | { type: "reply"; id: number; ok: false; error: { code: string; message: string } };
+
+/** Environment variables the pool sets for its workers. */
+export const WORKER_INDEX_ENV = "LODESTONE_WORKER_INDEX";
+export const WORKER_LOG_LEVEL_ENV = "LODESTONE_WORKER_LOG_LEVEL";
+export const WORKER_DRAIN_ENV = "LODESTONE_WORKER_DRAIN_TIMEOUT";
