@@ -99,19 +99,15 @@ async function defaultDataplanes(config: Config, log: Logger): Promise<Dataplane
     const { ProxyDataplane } = await import("../dataplane/proxy/dataplane.ts");
     return [new ProxyDataplane({ log: dpLog, drainTimeout: config.runtime.drainTimeout })];
   }
-  // TEMPORARY: the worker pool (dataplane/proxy/workers.ts) is being written in
-  // parallel; it is loaded by a computed path so the build stays green until it lands.
-  const workersModule = "../dataplane/proxy/workers.ts";
-  let mod: { WorkerPoolDataplane: new (options: { workers: number; log: Logger }) => Dataplane };
-  try {
-    mod = await import(workersModule);
-  } catch (err) {
-    throw new LodestoneError(
-      "WORKERS_UNAVAILABLE",
-      `runtime.workers ${n} needs the worker pool dataplane: ${(err as Error).message}`,
-    );
-  }
-  return [new mod.WorkerPoolDataplane({ workers: n, log: dpLog })];
+  const { WorkerPoolDataplane } = await import("../dataplane/proxy/workers.ts");
+  return [
+    new WorkerPoolDataplane({
+      workers: n,
+      log: dpLog,
+      logLevel: config.runtime.logLevel,
+      drainTimeout: config.runtime.drainTimeout,
+    }),
+  ];
 }
 
 const formatListen = (l: { host: string; port: number }) =>

@@ -126,3 +126,27 @@ describe("lodestone run: traffic", () => {
     );
   });
 });
+
+describe("lodestone run: worker processes", () => {
+  test("runtime.workers 2 serves one port from two processes, follows weights, and stops with 0", async () => {
+    const list = await backends("x", "y", "z");
+    const port = await freePort();
+    const lb = await lodestone(
+      yamlConfig({
+        frontendPort: port,
+        ports: ports(list),
+        pools: [["main", { x: 100, y: 100, z: 0 }]],
+        runtime: "runtime: { workers: 2, drain-timeout: 1s }",
+      }),
+    );
+    await lb.ready(15_000);
+    const starting = await lb.waitForMsg("starting");
+    assert.equal(starting.workers, 2);
+    const counts = await tally(port, 40);
+    assert.equal(counts.none ?? 0, 0, JSON.stringify(counts));
+    assert.equal(counts.z ?? 0, 0);
+    assert.ok(counts.x > 0 && counts.y > 0, JSON.stringify(counts));
+    lb.signal("SIGTERM");
+    assert.equal(await lb.exited, 0);
+  });
+});
