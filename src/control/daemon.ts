@@ -436,9 +436,17 @@ export class Daemon {
         "runtime.workers changes at restart",
       );
     }
+    try {
+      // sync() checks its input before changing anything: if it refuses, nothing changed.
+      this.#checker.sync(Object.values(next.backends), next.healthchecks);
+    } catch (err) {
+      const issue = this.#unreadable(err);
+      this.log.error({ err }, "reload refused: the health checker rejected the new backends");
+      this.events.publish({ type: "reload", ok: false, summary: "refused", errors: [issue.message] });
+      return { ok: false, errors: [issue] };
+    }
     this.#config = next;
     this.configLoadedAt = Date.now();
-    this.#checker.sync(Object.values(next.backends), next.healthchecks);
     const dropped = this.#overrides.prune(next);
     // A backend whose address or check changed was restarted by the checker (unknown):
     // the operator's hold on it must survive that.

@@ -223,6 +223,38 @@ describe("Daemon reload", () => {
     assert.equal(check.ok, false);
   });
 
+  test("a disable survives a reload that moves the backend to another port", async () => {
+    daemon.clearWeight("svc", "main", "a");
+    daemon.disable("c");
+    await daemon.settled();
+    const moved = await new NamedBackend("c").start();
+    try {
+      const old = c.port;
+      c.port = moved.port;
+      writeFileSync(file, config(true));
+      c.port = old;
+      const r = await daemon.reload();
+      assert.equal(r.ok, true);
+      if (!r.ok) return;
+      assert.deepEqual(r.diff.backends.changed, ["c"]);
+      assert.equal(daemon.status().backends.find((x) => x.name === "c")?.state, "disabled");
+      await daemon.settled();
+      assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
+      daemon.enable("c");
+      const deadline = Date.now() + 3000;
+      while (daemon.status().backends.find((x) => x.name === "c")?.state !== "up" && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      await daemon.settled();
+      const before = moved.connections;
+      const counts = await tally(port, 6);
+      assert.deepEqual(counts, { a: 2, b: 2, c: 2 });
+      assert.ok(moved.connections >= before + 2, "c is now reached on its new port");
+    } finally {
+      await moved.kill();
+    }
+  });
+
   test("the event bus recorded transitions, weight changes and reloads in id order", () => {
     const events = daemon.events.since(0);
     const ids = events.map((e) => e.id);
