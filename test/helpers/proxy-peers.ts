@@ -204,3 +204,48 @@ export async function waitFor(check: () => boolean, ms = 3000, what = "condition
     await delay(10);
   }
 }
+
+/**
+ * A loopback port whose connects hang: a listener (backlog 1) in a worker thread
+ * whose event loop is blocked, so it never accepts; once its accept queue is
+ * full the kernel drops further SYNs and a connect only ends by timing out.
+ */
+export async function unresponsivePort(): Promise<{ port: number; close(): Promise<void> }> {
+  const { Worker } = await import("node:worker_threads");
+  const release = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `
+const { parentPort, workerData } = require("node:worker_threads");
+const server = require("node:net").createServer(() => {});
+server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+  parentPort.postMessage(server.address().port);
+  setImmediate(() => { Atomics.wait(workerData, 0, 0, 30000); server.close(); });
+});`,
+    { eval: true, workerData: release },
+  );
+  const port = await new Promise<number>((resolve) => worker.once("message", resolve));
+  const fillers: Socket[] = [];
+  // Fill the accept queue (bounded: 16 tries) until a connect stops completing.
+  for (let i = 0; i < 16; i++) {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.on("error", () => {});
+    fillers.push(socket);
+    const completed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 200);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!completed) break;
+  }
+  return {
+    port,
+    close: async () => {
+      Atomics.store(release, 0, 1);
+      Atomics.notify(release, 0);
+      for (const s of fillers) s.destroy();
+      await worker.terminate();
+    },
+  };
+}

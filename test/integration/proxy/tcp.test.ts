@@ -15,6 +15,7 @@ import {
   readLine,
   type TcpPeer,
   tcpServer,
+  unresponsivePort,
   waitFor,
 } from "../../helpers/proxy-peers.ts";
 
@@ -70,6 +71,31 @@ describe("TCP proxy", () => {
     assert.equal(stats.backends.echo.connectionsTotal, 1);
     assert.equal(stats.backends.echo.bytesIn, 23);
     assert.equal(stats.rejected, 0);
+  });
+
+  it("applies backpressure: a backend that stops reading stops the proxy reading the client", async () => {
+    let backendSocket: Socket | null = null;
+    let received = 0;
+    const slow = await peer(
+      tcpServer((socket) => {
+        backendSocket = socket;
+        socket.pause();
+        socket.on("data", (d: Buffer) => {
+          received += d.length;
+        });
+      }),
+    );
+    const { port } = await proxy({ backends: [{ name: "slow", port: slow.port }] });
+    const s = await client(port);
+    const total = 48 * 1024 * 1024;
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    for (let i = 0; i < total / chunk.length; i++) s.write(chunk);
+    await delay(500);
+    // Kernel buffers on the way hold a few MB each; the rest must still wait in the client.
+    assert.ok(s.writableLength > 8 * 1024 * 1024, `client still holds ${s.writableLength} bytes`);
+    backendSocket!.resume();
+    await waitFor(() => received === total, 10000, "every byte to arrive once the backend reads");
+    assert.equal(s.writableLength, 0);
   });
 
   it("proxies HTTP requests to a real HTTP server", async () => {
@@ -134,6 +160,39 @@ describe("TCP proxy", () => {
     assert.ok((seen.get("a") ?? 0) > 0 && (seen.get("b") ?? 0) > 0, `both a and b serve: ${[...seen]}`);
   });
 
+  it("least-connections counts the proxy's open connections per backend", async () => {
+    const a = await peer(namedServer("a"));
+    const b = await peer(namedServer("b"));
+    const { dp, port } = await proxy({
+      algorithm: "least-connections",
+      backends: [
+        { name: "a", port: a.port },
+        { name: "b", port: b.port },
+      ],
+    });
+    const held: Socket[] = [];
+    const names: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = await client(port);
+      names.push(await readLine(s));
+      held.push(s);
+    }
+    assert.equal(names.filter((n) => n === "a").length, 3, `open connections alternate: ${names}`);
+    // Close two of a's: the next two new connections go to a.
+    const onA = held.filter((_, i) => names[i] === "a");
+    onA[0].destroy();
+    onA[1].destroy();
+    await waitFor(
+      () => dp.stats().frontends.fe.backends.a.connectionsActive === 1,
+      2000,
+      "a's connections to end",
+    );
+    for (let i = 0; i < 2; i++) {
+      const s = await client(port);
+      assert.equal(await readLine(s), "a");
+    }
+  });
+
   it("retries a connect failure on another backend", async () => {
     const dead = await freePort();
     const alive = await peer(namedServer("alive"));
@@ -149,6 +208,25 @@ describe("TCP proxy", () => {
     assert.ok(stats.connectErrors >= 1, "the refused connects are counted");
     assert.equal(stats.backends["a-dead"].connectErrors, stats.connectErrors);
     assert.equal(stats.backends["b-alive"].connectionsTotal, 4);
+  });
+
+  it("gives up on a backend that does not answer within connectTimeout and tries the next", async () => {
+    const hole = await unresponsivePort();
+    cleanups.push(() => hole.close());
+    const alive = await peer(namedServer("alive"));
+    const { dp, port } = await proxy({
+      algorithm: "round-robin",
+      backends: [
+        { name: "a-hole", port: hole.port },
+        { name: "b-alive", port: alive.port },
+      ],
+      settings: { connectTimeout: 200 },
+    });
+    const started = Date.now();
+    assert.equal(await whoServes(port), "alive");
+    const took = Date.now() - started;
+    assert.ok(took >= 150 && took < 2000, `served by the second backend after the 200ms timeout (${took}ms)`);
+    assert.equal(dp.stats().frontends.fe.backends["a-hole"].connectErrors, 1);
   });
 
   it("closes the client when every backend refuses within connectRetries", async () => {
