@@ -96,6 +96,8 @@ export interface HttpSettings {
   upstreamMaxIdle: number;
   /** Idle upstream connections are closed after this, ms (below the backends' own keep-alive timeout). */
   upstreamIdleTimeout: number;
+  /** Largest request body in bytes (413 beyond it); 0 = unlimited. */
+  maxBodySize: number;
 }
 
 export interface TlsCertificate {
@@ -129,6 +131,7 @@ export const HTTP_DEFAULTS: HttpSettings = {
   maxHeaders: 100,
   upstreamMaxIdle: 64,
   upstreamIdleTimeout: 4000,
+  maxBodySize: 0,
 };
 
 // ---------------------------------------------------------------- schema pieces
@@ -351,6 +354,10 @@ export const httpSettingsSchema = strict({
   "max-headers": sizeInt(1, 10_000).optional(),
   "upstream-max-idle": sizeInt(0, 100_000).optional(),
   "upstream-idle-timeout": durationMs.optional(),
+  "max-body-size": z
+    .int({ error: "expected a size in bytes (0 = unlimited)" })
+    .min(0, { error: "expected a size in bytes (0 = unlimited)" })
+    .optional(),
 })
   .prefault({})
   .transform((o): HttpSettings => ({ ...HTTP_DEFAULTS, ...(camel(o) as Partial<HttpSettings>) }));

@@ -153,4 +153,14 @@ describe("HTTP/1.1 reverse proxy: forwarding and keep-alive", () => {
     assert.match(reply, /"url":"\/half"/);
     assert.match(reply, /Connection: close/i);
   });
+
+  test("an absolute-form request goes out in origin-form with the URI's authority as Host", async () => {
+    const reply = await rawRequest(
+      port,
+      "GET http://Upstream.Example:8080/abs?q=1 HTTP/1.1\r\nHost: ignored.example\r\nConnection: close\r\n\r\n",
+    );
+    const seen = JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4));
+    assert.equal(seen.url, "/abs?q=1");
+    assert.equal(seen.headers.host, "upstream.example:8080");
+  });
 });

@@ -150,3 +150,53 @@ describe("malformed chunked bodies never yield a smuggled request", () => {
     });
   }
 });
+
+describe("max-body-size", () => {
+  let backend: HttpBackend;
+  let proxy: HttpListener;
+  let port: number;
+
+  before(async () => {
+    backend = await startHttpBackend((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("stored"));
+    });
+    ({ proxy, port } = await startProxy(
+      desiredFrontend([{ name: "b", port: backend.port }], { http: { maxBodySize: 1000 } }),
+    ));
+  });
+  after(async () => {
+    await proxy.stop(100);
+    await backend.close();
+  });
+
+  test("a Content-Length over the limit gets 413 and never reaches the backend", async () => {
+    const before = backend.connections;
+    const reply = await rawRequest(
+      port,
+      `POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n${"x".repeat(1001)}`,
+    );
+    assert.deepEqual(statusLines(reply), [413]);
+    assert.equal(backend.connections, before);
+  });
+
+  test("a chunked body growing over the limit gets 413; the backend never gets a complete request", async () => {
+    const before = backend.requests.length;
+    const chunk = `${(600).toString(16)}\r\n${"y".repeat(600)}\r\n`;
+    const reply2 = await rawRequest(port, [
+      `POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`,
+      chunk,
+      "0\r\n\r\n",
+    ]);
+    assert.deepEqual(statusLines(reply2), [413]);
+    for (const r of backend.requests.slice(before)) assert.equal(r.complete, false);
+  });
+
+  test("a body within the limit passes", async () => {
+    const reply = await rawRequest(
+      port,
+      `POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n${"x".repeat(1000)}`,
+    );
+    assert.deepEqual(statusLines(reply), [200]);
+  });
+});

@@ -212,6 +212,12 @@ export class ClientConnection implements UpstreamOwner {
           return;
       }
     }
+    const maxBody = fe.settings.maxBodySize;
+    if (maxBody > 0 && req.bodyKind === "length" && req.contentLength > maxBody) {
+      this.fe.counters.rejected++;
+      this.sendAndClose(errorResponse(413));
+      return;
+    }
     if (target === undefined) {
       // A route names a service whose backends the desired state does not carry.
       this.respondLocal(503, {}, errorBody(503));
@@ -277,6 +283,15 @@ export class ClientConnection implements UpstreamOwner {
       this.destroyUpstream();
       if (this.resState === RES_BODY) this.socket.destroy();
       else this.sendAndClose(errorResponse(err instanceof HttpParseError ? err.status : 400));
+      return;
+    }
+    const maxBody = this.fe.settings.maxBodySize;
+    if (maxBody > 0 && decoder.dataBytes > maxBody) {
+      // Checked before forwarding this chunk: the backend never gets the excess.
+      this.fe.counters.rejected++;
+      this.destroyUpstream();
+      if (this.resState === RES_BODY) this.socket.destroy();
+      else this.sendAndClose(errorResponse(413));
       return;
     }
     if (end < 0) {

@@ -49,10 +49,17 @@ export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): strin
       if (lower === "x-forwarded-for") xff = xff === "" ? h[i + 1] : `${xff}, ${h[i + 1]}`;
       continue;
     }
-    if (lower === "host") hasHost = true;
+    if (lower === "host") {
+      hasHost = true;
+      // absolute-form: the URI's authority is the Host (RFC 9112 §3.2.2).
+      if (req.target !== req.path) {
+        out += `Host: ${req.host}\r\n`;
+        continue;
+      }
+    }
     out += `${name}: ${h[i + 1]}\r\n`;
   }
-  if (!hasHost) out += `Host: ${ctx.fallbackHost}\r\n`;
+  if (!hasHost) out += `Host: ${req.host !== "" ? req.host : ctx.fallbackHost}\r\n`;
   out += `X-Forwarded-For: ${xff === "" ? ctx.clientAddress : `${xff}, ${ctx.clientAddress}`}\r\n`;
   out += `X-Forwarded-Proto: ${ctx.proto}\r\n`;
   if (req.host !== "") out += `X-Forwarded-Host: ${req.host}\r\n`;

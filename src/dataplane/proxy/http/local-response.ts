@@ -37,6 +37,7 @@ export function reasonPhrase(status: number): string {
 const ERROR_TEXT: Record<number, string> = {
   400: "400 Bad Request: the request is malformed\n",
   408: "408 Request Timeout: the request head did not arrive in time\n",
+  413: "413 Content Too Large: the request body exceeds the limit\n",
   414: "414 URI Too Long: the request line is too long\n",
   431: "431 Request Header Fields Too Large\n",
   501: "501 Not Implemented\n",
