@@ -176,6 +176,9 @@ describe("HTTP/2 clients (ALPN h2) to HTTP/1.1 backends", () => {
       rs.map((r) => JSON.parse(r.body.toString()).url),
       Array.from({ length: 20 }, (_, i) => `/c/${i}`),
     );
+    // Every stream's virtual connection is released once its response is done.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(proxy.stats().connectionsActive, 0);
   });
 
   test("routes and proxy errors apply to h2 requests too", async () => {

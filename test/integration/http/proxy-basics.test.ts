@@ -163,4 +163,10 @@ describe("HTTP/1.1 reverse proxy: forwarding and keep-alive", () => {
     assert.equal(seen.url, "/abs?q=1");
     assert.equal(seen.headers.host, "upstream.example:8080");
   });
+
+  test("closed client connections are released (no leak in the listener)", async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(proxy.stats().connectionsActive, 0);
+    assert.equal(proxy.stats().backends.b1.connectionsActive, 0);
+  });
 });

@@ -229,6 +229,9 @@ class StreamSocket extends Duplex {
   override _final(cb: (err?: Error | null) => void): void {
     this.bridge.ended();
     cb();
+    // The exchange is over: close the whole duplex so the ClientConnection is released
+    // (its readable side may be paused, so ending it alone would never emit 'close').
+    process.nextTick(() => this.destroy());
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
