@@ -194,7 +194,7 @@ async function main(): Promise<number> {
 
     const heading = [
       `lodestone bench, ${startedAt.toISOString()}${opts.quick ? " (quick)" : ""}`,
-      `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.kernel}; HAProxy ${machine.haproxy}, NGINX ${machine.nginx}, wrk ${machine.wrk}, Node ${machine.node}; load average at start ${machine.loadAverage.toFixed(2)}`,
+      `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.kernel}; HAProxy ${machine.haproxy}, NGINX ${machine.nginx}, wrk ${machine.wrk}, Node ${machine.node}; load average ${machine.loadAverage.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`,
       `workers ${opts.workers}; warm-up ${opts.warmupSec}s discarded; ${opts.rounds} interleaved rounds of ${opts.durationSec}s; medians shown (± = half the range of the rounds); backends: NGINX, ${BACKEND_WORKERS} worker`,
     ].join("  \n");
     process.stdout.write(`\n${heading}\n\n${renderMarkdown(results)}`);
@@ -202,7 +202,7 @@ async function main(): Promise<number> {
     const json = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      machine,
+      machine: { ...machine, loadAverageAtEnd: os.loadavg()[0] },
       options: {
         quick: opts.quick,
         workers: opts.workers,
