@@ -16,6 +16,15 @@ after(async () => {
   for (const b of backends) await b.close();
 });
 
+/** Wait (bounded: 3 s) for a condition instead of guessing a delay. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("condition not reached in 3 s");
+    await sleep(5);
+  }
+}
+
 async function slowBackend(delayMs: number, text: string): Promise<HttpBackend> {
   const b = await startHttpBackend((_req, res) => {
     setTimeout(() => res.end(text), delayMs);
@@ -29,7 +38,7 @@ describe("listener lifecycle: stop drains, update moves new requests, flush cuts
     const b = await slowBackend(300, "slow answer");
     const { proxy, port } = await startProxy(desiredFrontend([{ name: "b", port: b.port }]));
     const inflight = rawRequest(port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", { timeout: 3000 });
-    await sleep(100);
+    await until(() => b.requests.length === 1);
     const stopped = proxy.stop(2000);
     const reply = await inflight;
     await stopped;
@@ -48,7 +57,8 @@ describe("listener lifecycle: stop drains, update moves new requests, flush cuts
     const b = await slowBackend(0, "x");
     const { proxy, port } = await startProxy(desiredFrontend([{ name: "b", port: b.port }]));
     const reply = rawRequest(port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", { timeout: 5000 });
-    await sleep(100);
+    await until(() => b.requests.length === 1);
+    await sleep(50); // the response is on its way back; the connection turns idle
     const started = Date.now();
     await proxy.stop(5000);
     assert.deepEqual(statusLines(await reply), [200]);
@@ -75,7 +85,7 @@ describe("listener lifecycle: stop drains, update moves new requests, flush cuts
     try {
       const started = Date.now();
       const reply = rawRequest(port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", { timeout: 3000 });
-      await sleep(150);
+      await until(() => b.requests.length === 1);
       const fe = desiredFrontend([{ name: "b", port: b.port, weight: 0 }]);
       fe.backends[0].flush = true;
       proxy.update(fe);
