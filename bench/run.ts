@@ -10,7 +10,7 @@ import path from "node:path";
 import { LodestoneError } from "../src/errors.ts";
 import { findExecutable, HOST, REPO_ROOT, startBackends, startContender } from "./harness/contenders.ts";
 import { probe, runWrk } from "./harness/load.ts";
-import { machineInfo } from "./harness/machine.ts";
+import { lodestoneRevision, machineInfo } from "./harness/machine.ts";
 import { type BenchOptions, parseBenchArgs, USAGE } from "./harness/options.ts";
 import {
   installCleanupHandlers,
@@ -176,6 +176,7 @@ async function main(): Promise<number> {
   process.on("exit", () => rmSync(workDir, { recursive: true, force: true }));
   try {
     const machine = machineInfo();
+    const revision = lodestoneRevision(REPO_ROOT);
     log(
       `machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.kernel}; haproxy ${machine.haproxy}, nginx ${machine.nginx}, wrk ${machine.wrk}, node ${machine.node}`,
     );
@@ -193,7 +194,7 @@ async function main(): Promise<number> {
     await stopProcess(backends.process);
 
     const heading = [
-      `lodestone bench, ${startedAt.toISOString()}${opts.quick ? " (quick)" : ""}`,
+      `lodestone bench, ${startedAt.toISOString()}${opts.quick ? " (quick)" : ""}, lodestone ${revision}`,
       `${machine.cpus} CPUs (${machine.cpuModel}), ${machine.kernel}; HAProxy ${machine.haproxy}, NGINX ${machine.nginx}, wrk ${machine.wrk}, Node ${machine.node}; load average ${machine.loadAverage.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`,
       `workers ${opts.workers}; warm-up ${opts.warmupSec}s discarded; ${opts.rounds} interleaved rounds of ${opts.durationSec}s; medians shown (± = half the range of the rounds); backends: NGINX, ${BACKEND_WORKERS} worker`,
     ].join("  \n");
@@ -202,6 +203,7 @@ async function main(): Promise<number> {
     const json = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
+      lodestoneRevision: revision,
       machine: { ...machine, loadAverageAtEnd: os.loadavg()[0] },
       options: {
         quick: opts.quick,

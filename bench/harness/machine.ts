@@ -43,3 +43,20 @@ export function machineInfo(): MachineInfo {
     loadAverage: os.loadavg()[0],
   };
 }
+
+/**
+ * The lodestone commit measured, "+uncommitted" when src/ or bin/ differ from it: lodestone
+ * changes daily, so a number without its commit means little.
+ */
+export function lodestoneRevision(repoRoot: string): string {
+  const head = spawnSync("git", ["-C", repoRoot, "rev-parse", "--short", "HEAD"], {
+    encoding: "utf8",
+    timeout: 5000,
+  });
+  if (head.status !== 0) return "unknown";
+  const dirty = spawnSync("git", ["-C", repoRoot, "status", "--porcelain", "--", "src", "bin"], {
+    encoding: "utf8",
+    timeout: 5000,
+  });
+  return `${head.stdout.trim()}${dirty.stdout?.trim() ? "+uncommitted" : ""}`;
+}
