@@ -9,6 +9,7 @@ import { createHttpListener, type HttpListener } from "../../../src/dataplane/pr
 import { curl, desiredFrontend, type HttpBackend, startHttpBackend } from "./harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-tls-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function makeCert(name: string, subject: string, sans: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
@@ -70,7 +71,6 @@ describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => 
   after(async () => {
     await proxy.stop(100);
     await backend.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const table: [string, string | undefined, string][] = [
@@ -107,6 +107,40 @@ describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => 
     assert.notEqual(r.code, 0);
     assert.equal(backend.requests.length, before);
     assert.ok(proxy.tlsErrors >= 1);
+  });
+});
+
+describe("https frontends: certificate reload on update()", () => {
+  test("new certificates are served to new handshakes after update()", async () => {
+    const first = makeCert("r1", "first.test", "DNS:first.test");
+    const second = makeCert("r2", "second.test", "DNS:second.test");
+    const fe = desiredFrontend([{ name: "b", port: 9 }]);
+    fe.protocol = "https";
+    Object.assign(fe.settings, {
+      protocol: "https",
+      tls: { certificates: [first], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
+    });
+    const proxy = createHttpListener(fe);
+    await proxy.start();
+    try {
+      const port = proxy.address()!.port;
+      assert.equal((await handshake(port)).cn, "first.test");
+      const next = desiredFrontend([{ name: "b", port: 9 }]);
+      next.protocol = "https";
+      Object.assign(next.settings, {
+        protocol: "https",
+        tls: { certificates: [second], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
+      });
+      proxy.update(next);
+      const deadline = Date.now() + 3000;
+      while (proxy.tlsReloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal((await handshake(port)).cn, "second.test");
+      proxy.update(next); // unchanged: no reload
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(proxy.tlsReloads, 1);
+    } finally {
+      await proxy.stop(0);
+    }
   });
 });
 

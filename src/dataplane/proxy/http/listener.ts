@@ -66,6 +66,9 @@ export class HttpListener implements FrontendListener {
   private readonly server: Server | TlsServer;
   private readonly tlsServer: TlsServer | null = null;
   private tls: LoadedTls | null = null;
+  private tlsKey = "";
+  /** Certificate sets loaded by update() after start (for tests and the admin API). */
+  tlsReloads = 0;
   private h2: Http2Server | null = null;
   private readonly h2Sessions = new Set<ServerHttp2Session>();
   /** TLS handshakes that failed (bad client hello, protocol mismatch...). */
@@ -150,6 +153,7 @@ export class HttpListener implements FrontendListener {
         );
       }
       this.tls = await loadTls(this.name, tls);
+      this.tlsKey = JSON.stringify(tls);
       // Clients that send no SNI (e.g. connecting by IP) get the first certificate.
       this.tlsServer.setSecureContext(this.tls.defaultOptions);
     }
@@ -190,6 +194,7 @@ export class HttpListener implements FrontendListener {
   }
 
   update(frontend: DesiredFrontend): void {
+    this.reloadTlsIfChanged(frontend);
     const before = new Set(this.frontend.backends.map((b) => b.name));
     for (const svc of Object.values(this.frontend.routeServices ?? {}))
       for (const b of svc.backends) before.add(b.name);
@@ -208,6 +213,30 @@ export class HttpListener implements FrontendListener {
       this.pool.closeIdle(name);
       for (const c of this.connections) if (c.currentBackend === name) c.abort();
     }
+  }
+
+  /**
+   * Certificates listed differently than at the last load are read again; new
+   * handshakes use them once loaded, established connections keep theirs. A failed
+   * reload keeps the certificates in use and is logged.
+   */
+  private reloadTlsIfChanged(frontend: DesiredFrontend): void {
+    if (this.tlsServer === null || this.tls === null) return;
+    const tls = httpConfigOf(frontend.settings).tls;
+    const key = JSON.stringify(tls ?? null);
+    if (tls === undefined || key === this.tlsKey) return;
+    this.tlsKey = key;
+    const server = this.tlsServer;
+    loadTls(this.name, tls).then(
+      (loaded) => {
+        if (this.tlsKey !== key) return; // a newer update won
+        this.tls = loaded;
+        server.setSecureContext(loaded.defaultOptions);
+        this.tlsReloads++;
+      },
+      (err: unknown) =>
+        this.opts.log?.error({ frontend: this.name, err: describe(err) }, "certificate reload failed"),
+    );
   }
 
   async stop(drainTimeout: number): Promise<void> {
