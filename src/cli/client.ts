@@ -53,8 +53,9 @@ export async function resolveConnection(
   opts: ConnectionOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Connection> {
-  let address = opts.admin ?? env.LODESTONE_ADMIN;
-  let token = opts.token ?? env.LODESTONE_TOKEN;
+  // An empty variable counts as unset.
+  let address = opts.admin ?? (env.LODESTONE_ADMIN || undefined);
+  let token = opts.token ?? (env.LODESTONE_TOKEN || undefined);
   if (opts.config && (address === undefined || token === undefined)) {
     let result: Awaited<ReturnType<typeof loadConfigFile>>;
     try {
