@@ -8,6 +8,8 @@
 // Maps are plain records keyed by name (insertion order = file order). Wherever
 // order can change an outcome (Maglev, pool members) consumers sort by name.
 
+import type { HttpSettings, TlsSettings } from "./routes.ts";
+
 export type Protocol = "tcp" | "udp" | "http" | "https";
 
 export type Algorithm =
@@ -146,6 +148,10 @@ export interface FrontendConfig {
   };
   /** L7 routes (http/https); shape owned by the L7 dataplane, kept opaque here until then. */
   routes: unknown[];
+  /** L7 (http/https) limits and timeouts, normalized by config/routes.ts; defaults apply when absent. */
+  http?: HttpSettings;
+  /** https: certificates and ALPN, normalized by config/routes.ts. */
+  tls?: TlsSettings;
 }
 
 export interface AdminConfig {

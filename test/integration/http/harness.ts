@@ -8,7 +8,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { connect, createServer, type Server as NetServer, type Socket } from "node:net";
-import type { HttpSettings } from "../../../src/config/routes.ts";
+import { HTTP_DEFAULTS, type HttpSettings } from "../../../src/config/routes.ts";
 import type { FrontendConfig } from "../../../src/config/types.ts";
 import { createHttpListener, type HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import type { DesiredBackend, DesiredFrontend } from "../../../src/model/desired.ts";
@@ -47,7 +47,7 @@ export interface FrontendOptions {
 }
 
 export function desiredFrontend(backends: BackendSpec[], o: FrontendOptions = {}): DesiredFrontend {
-  const settings: FrontendConfig & { http?: Partial<HttpSettings> } = {
+  const settings: FrontendConfig = {
     name: "www",
     listen: { host: "127.0.0.1", port: 0 },
     protocol: "http",
@@ -60,7 +60,7 @@ export function desiredFrontend(backends: BackendSpec[], o: FrontendOptions = {}
     proxyProtocol: "none",
     udp: { sessionTimeout: 30_000, maxSessions: 100 },
     routes: o.routes ?? [],
-    http: o.http,
+    http: o.http === undefined ? undefined : { ...HTTP_DEFAULTS, ...o.http },
   };
   const algorithm = o.algorithm ?? "round-robin";
   const fe: DesiredFrontend = {
