@@ -304,7 +304,7 @@ export class HttpListener implements FrontendListener {
 
 /** ALPN protocols an https frontend offers (its tls.alpn, http/1.1 when unset). */
 function alpnOf(frontend: DesiredFrontend): string[] {
-  const tls = (frontend.settings as { tls?: TlsSettings }).tls;
+  const tls = frontend.settings.tls;
   return tls?.alpn !== undefined && tls.alpn.length > 0 ? tls.alpn : ["http/1.1"];
 }
 

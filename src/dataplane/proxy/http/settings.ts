@@ -16,7 +16,6 @@ function isNormalizedRoute(r: unknown): r is Route {
 }
 
 export function httpConfigOf(settings: FrontendConfig): HttpFrontendSettings {
-  const extra = settings as FrontendConfig & Partial<HttpFrontendSettings>;
   const raw = settings.routes ?? [];
   let routes: Route[];
   if (raw.every(isNormalizedRoute)) {
@@ -32,7 +31,7 @@ export function httpConfigOf(settings: FrontendConfig): HttpFrontendSettings {
     }
     routes = parsed.data;
   }
-  const out: HttpFrontendSettings = { routes, http: { ...HTTP_DEFAULTS, ...extra.http } };
-  if (extra.tls !== undefined) out.tls = extra.tls;
+  const out: HttpFrontendSettings = { routes, http: { ...HTTP_DEFAULTS, ...settings.http } };
+  if (settings.tls !== undefined) out.tls = settings.tls;
   return out;
 }
