@@ -5,7 +5,7 @@
 import type { Http2Server, ServerHttp2Session } from "node:http2";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
-import type { HttpSettings, Route, TlsSettings } from "../../../config/routes.ts";
+import type { HttpSettings, Route } from "../../../config/routes.ts";
 import type { HostPort } from "../../../config/types.ts";
 import { LodestoneError } from "../../../errors.ts";
 import type { DesiredFrontend } from "../../../model/desired.ts";
