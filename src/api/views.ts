@@ -35,8 +35,11 @@ export function mergeStats(list: DataplaneStats[]): DataplaneStats {
   for (const s of list) {
     for (const [name, fe] of Object.entries(s.frontends)) {
       out.frontends[name] ??= { ...zeroCounters(), backends: {} };
-      const into = out.frontends[name];
+      const into: DataplaneStats["frontends"][string] & { rejected?: number } = out.frontends[name];
       add(into, fe);
+      // The proxy dataplane also counts connections/datagrams refused at once (over limits).
+      const rejected = (fe as { rejected?: number }).rejected;
+      if (rejected !== undefined) into.rejected = (into.rejected ?? 0) + rejected;
       for (const [b, c] of Object.entries(fe.backends)) {
         into.backends[b] ??= zeroCounters();
         add(into.backends[b], c);

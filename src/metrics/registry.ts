@@ -78,6 +78,19 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
     });
   }
 
+  new Counter({
+    name: "lodestone_frontend_rejected_total",
+    help: "Connections closed at once or datagrams dropped (over max-connections, no session room, stopping), per frontend.",
+    labelNames: ["frontend"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [frontend, c] of Object.entries(current().stats.frontends)) {
+        const rejected = (c as { rejected?: number }).rejected;
+        if (rejected !== undefined) this.inc({ frontend }, rejected);
+      }
+    },
+  });
   new Gauge({
     name: "lodestone_frontend_up",
     help: "1 when the frontend's service has an active pool (something to serve), else 0.",

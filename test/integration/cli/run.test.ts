@@ -89,6 +89,7 @@ test("traffic through the TCP frontend shows in /metrics and in show frontend", 
   const m = parsePrometheus(text!);
   assert.ok((sampleValue(m, "lodestone_frontend_bytes_out_total", { frontend: "www" }) ?? 0) >= 12);
   assert.equal(sampleValue(m, "lodestone_backend_up", { backend: "a" }), 1);
+  assert.equal(sampleValue(m, "lodestone_frontend_rejected_total", { frontend: "www" }), 0);
   assert.ok((sampleValue(m, "lodestone_healthcheck_results_total", { backend: "a", result: "ok" }) ?? 0) > 0);
   const r = await cli(["show", "frontend", "www", "--json"]);
   assert.ok(JSON.parse(r.stdout).counters.connectionsTotal >= 6);
