@@ -23,7 +23,7 @@ import {
   sumPerCpuStats,
 } from "./layout.ts";
 import { type AttachMode, type Attachment, XdpProgram } from "./loader.ts";
-import { interfaceMac, resolveNeighbor } from "./neighbors.ts";
+import { interfaceKind, interfaceMac, resolveNeighbor } from "./neighbors.ts";
 import {
   type BackendLink,
   type MapOp,
@@ -134,6 +134,13 @@ export class XdpDataplane implements Dataplane {
       if (!attached.has(ifname)) {
         const a = program.attach(ifname, this.#options.attachMode ?? "auto");
         this.#options.log?.("info", `xdp: attached to ${ifname} (${a.mode})`);
+        if (a.mode === "native" && (await interfaceKind(ifname)) === "veth") {
+          // veth drops XDP_TX frames unless its peer has NAPI on (docs/xdp.md, "veth").
+          this.#options.log?.(
+            "warn",
+            `xdp: ${ifname} is a veth: its peer needs an XDP program (dist/bpf/pass.bpf.o) or GRO on, or XDP_TX frames are dropped`,
+          );
+        }
       }
     }
     for (const ifname of attached) if (!wantIfs.has(ifname)) program.detach(ifname);

@@ -22,6 +22,17 @@ export async function interfaceMac(ifname: string): Promise<string> {
   return mac;
 }
 
+/** The link's kind ("veth", "bridge", ...), or null for a plain device. */
+export async function interfaceKind(ifname: string): Promise<string | null> {
+  try {
+    const { stdout } = await run("ip", ["-d", "-j", "link", "show", "dev", ifname]);
+    const links = JSON.parse(stdout) as Array<{ linkinfo?: { info_kind?: string } }>;
+    return links[0]?.linkinfo?.info_kind ?? null;
+  } catch {
+    return null;
+  }
+}
+
 async function neighborEntry(address: string, ifname: string): Promise<string | null> {
   const fam = isIPv6(address) ? "-6" : "-4";
   const { stdout } = await run("ip", [fam, "-j", "neigh", "show", "to", address, "dev", ifname]);

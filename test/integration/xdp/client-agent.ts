@@ -1,16 +1,17 @@
 // The client inside its namespace. Requests:
 //   {op: "tcp", host, port, count}   count short connections: send a line, read the answering backend's name
-//   {op: "udp", host, port, count, size?}   count flows (a new socket, so a new source port, each): one
-//                                    datagram of `size` bytes each (default 5; above the MTU it is fragmented)
+//   {op: "udp", host, port, count, size?, timeoutMs?}   count flows (a new socket, so a new source port,
+//                                    each): one datagram of `size` bytes each (default 5; above the MTU it
+//                                    is fragmented), answers awaited up to timeoutMs (default 5 s)
 //   {op: "open", conn, host, port}   open a long-lived connection named conn
 //   {op: "ping", conn}               one line over it -> the backend's name
 //   {op: "close", conn}
-// Every wait is bounded (2 s per answer).
-import { createSocket } from "node:dgram";
+// Every wait is bounded (5 s per answer: generous, as CI machines can be busy).
+import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { connect, isIPv6, type Socket } from "node:net";
 import { serveAgent } from "./netns.ts";
 
-const TIMEOUT = 2000;
+const TIMEOUT = 5000;
 const conns = new Map<string, { sock: Socket; lines: string[]; waiters: Array<(l: string) => void> }>();
 
 function open(
@@ -56,7 +57,7 @@ function ping(c: { sock: Socket; lines: string[]; waiters: Array<(l: string) => 
     };
     const timer = setTimeout(() => {
       c.sock.off("close", onClose);
-      reject(new Error("no answer within 2s"));
+      reject(new Error(`no answer within ${TIMEOUT}ms`));
     }, TIMEOUT);
     c.waiters.push((l) => {
       clearTimeout(timer);
@@ -77,17 +78,25 @@ async function tcpOnce(host: string, port: number): Promise<string> {
   }
 }
 
-function udpOnce(host: string, port: number, size = 5): Promise<string> {
+/**
+ * One datagram from a new socket. The socket is handed to `keep` and closed by the
+ * caller once the whole request is done, so no two flows of a request share a source
+ * port (a reused port would be the same flow to the balancer).
+ */
+function udpOnce(
+  host: string,
+  port: number,
+  size: number,
+  timeoutMs: number,
+  keep: DgramSocket[],
+): Promise<string> {
   return new Promise((resolve) => {
     const sock = createSocket(isIPv6(host) ? "udp6" : "udp4");
-    const timer = setTimeout(() => {
-      sock.close();
-      resolve("timeout");
-    }, TIMEOUT);
+    keep.push(sock);
+    const timer = setTimeout(() => resolve("timeout"), timeoutMs);
     sock.on("error", () => {});
     sock.on("message", (msg) => {
       clearTimeout(timer);
-      sock.close();
       resolve(msg.toString());
     });
     sock.send(Buffer.alloc(size, "x"), port, host);
@@ -112,8 +121,16 @@ serveAgent(
     switch (req.op) {
       case "tcp":
         return many(req.count as number, () => tcpOnce(host, port));
-      case "udp":
-        return many(req.count as number, () => udpOnce(host, port, req.size as number | undefined));
+      case "udp": {
+        const keep: DgramSocket[] = [];
+        const size = (req.size as number | undefined) ?? 5;
+        const timeoutMs = (req.timeoutMs as number | undefined) ?? TIMEOUT;
+        try {
+          return await many(req.count as number, () => udpOnce(host, port, size, timeoutMs, keep));
+        } finally {
+          for (const sock of keep) sock.close();
+        }
+      }
       case "open": {
         conns.set(req.conn as string, await open(host, port));
         return conns.get(req.conn as string)!.sock.localPort;

@@ -181,6 +181,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
       port: PORT,
       count: 3,
       size: 3000,
+      timeoutMs: 1500,
     });
     assert.deepEqual(answers, ["timeout", "timeout", "timeout"]);
     await lb.call({ op: "apply", desired: desired() });

@@ -106,7 +106,13 @@ describe("XDP dataplane, NAT mode", { skip: skip ?? false }, () => {
       (f.maglev as unknown as number[]).fill(-1);
     }
     await lb.call({ op: "apply", desired: none });
-    const answers = await client.call<string[]>({ op: "udp", host: V4.natVip, port: 53, count: 5 });
+    const answers = await client.call<string[]>({
+      op: "udp",
+      host: V4.natVip,
+      port: 53,
+      count: 5,
+      timeoutMs: 1500,
+    });
     assert.deepEqual(answers, ["timeout", "timeout", "timeout", "timeout", "timeout"]);
     assert.equal((await stats()).frontends.dns.drops.noBackend, 5);
   });

@@ -234,7 +234,7 @@ export class Agent {
     return this.#ready;
   }
 
-  call<T = unknown>(request: Record<string, unknown>, timeoutMs = 20000): Promise<T> {
+  call<T = unknown>(request: Record<string, unknown>, timeoutMs = 60000): Promise<T> {
     const id = this.#next++;
     return new Promise<T>((res, rej) => {
       const timer = setTimeout(() => {
