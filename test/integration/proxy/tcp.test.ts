@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import { ProxyDataplane } from "../../../src/dataplane/proxy/dataplane.ts";
 import { type BackendSpec, desiredFrontend, desiredState, type FrontendSpec } from "../../helpers/desired.ts";
@@ -399,6 +399,39 @@ describe("TCP proxy", () => {
       }
     });
   }
+
+  it("proxies an IPv6 frontend to an IPv4 backend and writes a TCP6 PROXY header", async (t) => {
+    const v6 = await new Promise<boolean>((resolve) => {
+      const probe = createNetServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(0, "::1", () => probe.close(() => resolve(true)));
+    });
+    if (!v6) {
+      t.skip("no ::1 on this host");
+      return;
+    }
+    const backend = await peer(tcpServer(() => {}));
+    const dp = new ProxyDataplane();
+    cleanups.push(() => dp.stop(0));
+    await dp.apply(
+      desiredState([
+        desiredFrontend({
+          listen: { host: "::1", port: 0 },
+          backends: [{ name: "b", port: backend.port }],
+          settings: { proxyProtocol: "v1" },
+        }),
+      ]),
+    );
+    const port = dp.address("fe")!.port;
+    const s = await connectTo(port, "::1");
+    cleanups.push(() => void s.destroy());
+    s.write("six");
+    await waitFor(() => Buffer.concat(backend.received[0] ?? []).includes("six"), 2000, "payload");
+    assert.equal(
+      Buffer.concat(backend.received[0]).toString("latin1"),
+      `PROXY TCP6 ::1 ::1 ${s.localPort} ${port}\r\nsix`,
+    );
+  });
 
   it("survives clients that reset mid-connection", async () => {
     const echo = await peer(tcpServer());
