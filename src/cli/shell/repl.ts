@@ -6,7 +6,7 @@
 import { appendFileSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { createInterface, type Interface } from "node:readline";
 import type { serviceViews } from "../../api/views.ts";
 import type { ApiClient } from "../client.ts";
 import type { Io } from "./actions.ts";
@@ -98,6 +98,14 @@ export async function runShell(o: ShellOptions): Promise<number> {
       refresh().then(() => cb(null, complete(line, names)));
     },
   });
+  // Piped input can end (and close readline) while a command is still running.
+  let closed = false;
+  rl.on("close", () => {
+    closed = true;
+  });
+  const reprompt = (preserveCursor = false) => {
+    if (!closed) rl.prompt(preserveCursor);
+  };
   const style = { color: o.color };
   const write = (s: string) => o.output.write(s);
   let running: AbortController | null = null;
@@ -106,8 +114,25 @@ export async function runShell(o: ShellOptions): Promise<number> {
     else {
       write("^C\n");
       rl.write(null, { ctrl: true, name: "u" });
-      rl.prompt();
+      reprompt();
     }
+  });
+
+  const helpText = (before: string): string => {
+    const lines = helpFor(before, names, GRAMMAR);
+    if (lines.length === 0) return `nothing can follow "${before.trim()}"\n`;
+    const w = Math.max(0, ...lines.map((l) => l.text.length));
+    return lines.map((l) => `  ${l.text.padEnd(w)}  ${l.help}\n`).join("");
+  };
+  // On a terminal "?" answers at once, like a router CLI, without Enter: the key is
+  // taken before readline inserts it, the help printed, the line redrawn as it was.
+  // (Piped input, or a Node whose readline hides the hook, gets "?" + Enter instead.)
+  interceptKey(rl, "?", () => {
+    const before = rl.line.slice(0, rl.cursor);
+    refresh().then(() => {
+      write(`?\n${helpText(before)}`);
+      reprompt(true);
+    });
   });
 
   // Take lines from now on: a line typed while names are being fetched must not be lost.
@@ -118,7 +143,7 @@ export async function runShell(o: ShellOptions): Promise<number> {
     `lodestone shell on ${o.client.connection.base}: "?" lists what can come next, Tab completes, "exit" leaves\n`,
   );
   await refresh();
-  rl.prompt();
+  reprompt();
 
   for (;;) {
     const next = await lines.next();
@@ -132,19 +157,16 @@ export async function runShell(o: ShellOptions): Promise<number> {
     }
     if (line === "exit" || line === "quit") break;
     if (line === "") {
-      rl.prompt();
+      reprompt();
       continue;
     }
     if (line === "help" || line.endsWith("?")) {
       const before = line === "help" ? "" : raw.slice(0, raw.lastIndexOf("?"));
       await refresh();
-      const lines = helpFor(before, names, GRAMMAR);
-      if (lines.length === 0) write(`nothing can follow "${before.trim()}"\n`);
-      const w = Math.max(0, ...lines.map((l) => l.text.length));
-      for (const l of lines) write(`  ${l.text.padEnd(w)}  ${l.help}\n`);
-      rl.prompt();
+      write(helpText(before));
+      reprompt();
       // Like a router CLI: give the line back to keep typing.
-      if (o.input.isTTY && before.trim() !== "") rl.write(before);
+      if (o.input.isTTY && !closed && before.trim() !== "") rl.write(before);
       continue;
     }
     running = new AbortController();
@@ -152,8 +174,38 @@ export async function runShell(o: ShellOptions): Promise<number> {
     await execute(tokenize(line), o.client, io);
     running = null;
     fetchedAt = 0; // names may have changed (a reload)
-    rl.prompt();
+    reprompt();
   }
   rl.close();
   return 0;
+}
+
+/**
+ * Run `handler` instead of inserting `key` when it is typed on a terminal. Uses
+ * readline's internal key handler (looked up by its symbol's name, since it is not
+ * public); returns false, leaving readline untouched, where it cannot be found.
+ */
+function interceptKey(rl: Interface, key: string, handler: () => void): boolean {
+  if (!rl.terminal) return false;
+  for (let proto = Object.getPrototypeOf(rl); proto; proto = Object.getPrototypeOf(proto)) {
+    const sym = Object.getOwnPropertySymbols(proto).find((s) => s.description === "_ttyWrite");
+    if (!sym) continue;
+    const target = rl as unknown as Record<symbol, (s: string, k: unknown) => void>;
+    const original = target[sym];
+    if (typeof original !== "function") return false;
+    try {
+      Object.defineProperty(rl, sym, {
+        configurable: true,
+        writable: true,
+        value(this: Interface, s: string, k: unknown) {
+          if (s === key) return handler();
+          return original.call(this, s, k);
+        },
+      });
+    } catch {
+      return false;
+    }
+    return true;
+  }
+  return false;
 }

@@ -97,17 +97,19 @@ test("unique prefixes, Tab completion of words and names, ? help, ambiguity, exi
     out = await sh.expect(/lodestone> $/, m);
     assert.match(sh.text, /backend:\s+b\n/);
 
-    // "?" after a partial word lists what it can become.
+    // "?" answers at once (no Enter) with what a partial word can become, and keeps the line.
     m = sh.mark();
-    sh.type("show f?\r");
-    out = await sh.expect(/frontends\s+every frontend[\s\S]*frontend\s+one frontend/, m);
-    sh.type("\x15"); // Ctrl-U: the shell gave the line back; clear it.
+    sh.type("show f?");
+    await sh.expect(/frontends\s+every frontend[\s\S]*frontend\s+one frontend[\s\S]*lodestone> show f$/, m);
+    m = sh.mark();
+    sh.type("rontends\r");
+    await sh.expect(/FRONTEND\s+STATE[\s\S]*\nwww\s+up/, m);
 
-    // "?" where a name goes lists the names.
+    // "?" where a name goes lists the live names.
     m = sh.mark();
-    sh.type("set backend ?\r");
+    sh.type("set backend ?");
     await sh.expect(/<backend>\s+a backend name: a, b, c/, m);
-    sh.type("\x15");
+    sh.type("\x15"); // Ctrl-U clears the line the shell kept.
 
     // An ambiguous prefix names the candidates.
     m = sh.mark();
@@ -143,4 +145,20 @@ test("history is written to ~/.lodestone_history", async () => {
   } finally {
     sh.kill();
   }
+});
+
+test('with piped input (no terminal) commands run line by line and "?" + Enter gives help', async () => {
+  const child = spawn(BIN, ["shell", "--no-history", ...admin().split(" ")], {
+    env: { ...process.env, HOME: home, NO_COLOR: "1" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+  });
+  child.stdin!.end("show b?\nsh ver\nexit\n");
+  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  assert.equal(code, 0);
+  assert.match(out, /backends\s+every backend/);
+  assert.match(out, /lodestone \d+\.\d+\.\d+ \(node/);
 });
