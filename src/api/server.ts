@@ -139,15 +139,20 @@ export async function startAdminServer(
     stats: mergeStats(daemon.stats?.() ?? []),
   });
 
+  // Apply, then record who did what: a refused change (unknown name) is logged as
+  // refused and never published as if it had happened.
   const mutate = async (ctx: Ctx, what: string, detail: object, act: () => void): Promise<void> => {
-    log.info({ who: ctx.who, action: what, ...detail }, "admin mutation");
-    daemon.events.publish({ type: "log", level: "info", message: `admin ${ctx.who}: ${what}` });
     try {
       act();
     } catch (err) {
-      if (err instanceof LodestoneError) throw new HttpError(statusOf(err.code), err.code, err.message);
+      if (err instanceof LodestoneError) {
+        log.info({ who: ctx.who, action: what, ...detail, refused: err.code }, "admin mutation refused");
+        throw new HttpError(statusOf(err.code), err.code, err.message);
+      }
       throw err;
     }
+    log.info({ who: ctx.who, action: what, ...detail }, "admin mutation");
+    daemon.events.publish({ type: "log", level: "info", message: `admin ${ctx.who}: ${what}` });
     await daemon.settled();
   };
 

@@ -289,3 +289,10 @@ describe("mutations", () => {
     writeFileSync(f.file, f.yaml);
   });
 });
+
+test("a refused change is not published as if it had happened", async () => {
+  const from = f.daemon.events.lastId;
+  const r = await call("POST", "/api/v1/services/web/pools/nope/backends/a/weight", { weight: 1 });
+  assert.equal(r.status, 404);
+  assert.deepEqual(f.daemon.events.since(from), []);
+});
