@@ -75,7 +75,11 @@ interface Target {
   lastProbe?: LastProbe;
   agent?: AgentStatus;
   history: TransitionHistory;
-  inflight: AbortController | null;
+  /** Cancels the in-flight probe; reused probe after probe, replaced once it has fired. */
+  controller: AbortController;
+  inflight: boolean;
+  /** The timer callback, made once per target rather than per probe. */
+  run: () => void;
   /** Bumped whenever in-flight results must be ignored (restart, pause, removal). */
   generation: number;
 }
@@ -207,7 +211,9 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
       health: check ? initialHealth(limits.rise, limits.fall) : staticHealth(limits),
       since: now,
       history: new TransitionHistory(),
-      inflight: null,
+      controller: new AbortController(),
+      inflight: false,
+      run: () => this.#run(target),
       generation: 0,
     };
     this.#targets.set(backend.name, target);
@@ -259,23 +265,23 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
     this.#timers.cancel(target.name);
     target.generation++;
     if (target.inflight) {
-      target.inflight.abort();
-      target.inflight = null;
+      target.controller.abort();
+      target.controller = new AbortController();
+      target.inflight = false;
     }
   }
 
   #schedule(target: Target, delayMs: number): void {
     if (this.#stopped) return;
-    this.#timers.schedule(target.name, delayMs, () => this.#run(target));
+    this.#timers.schedule(target.name, delayMs, target.run);
   }
 
   #run(target: Target): void {
     const check = target.check;
     if (this.#stopped || !check || !isProbing(target.health)) return;
     const generation = target.generation;
-    const controller = new AbortController();
-    target.inflight = controller;
-    this.#probe(target.probeTarget, check, controller.signal).then(
+    target.inflight = true;
+    this.#probe(target.probeTarget, check, target.controller.signal).then(
       (result) => this.#onResult(target, generation, result),
       // ProbeFn promises never reject; an injected one might. Treat it as a failed probe.
       (err: unknown) =>
@@ -290,7 +296,7 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
   #onResult(target: Target, generation: number, result: ProbeResult): void {
     if (this.#stopped || generation !== target.generation || this.#targets.get(target.name) !== target)
       return;
-    target.inflight = null;
+    target.inflight = false;
     const at = this.#now();
     target.lastProbe = { ok: result.ok, reason: result.reason, latencyMs: result.latencyMs, at };
     this.emit("probe", target.name, result);

