@@ -100,7 +100,10 @@ async function main(): Promise<void> {
   }));
 
   const checker = new HealthChecker({
-    timers: opts.timers === "timeouts" ? new TimeoutTimerQueue() : new HeapTimerQueue(),
+    timers:
+      opts.timers === "timeouts"
+        ? new TimeoutTimerQueue()
+        : new HeapTimerQueue(undefined, Number(opts["batch-ms"])),
   });
   let probes = 0;
   let failures = 0;
