@@ -75,13 +75,17 @@ describe("UDP proxy", () => {
     const backend = await echo("");
     const { dp, port } = await proxy({
       backends: [{ name: "b", port: backend.port }],
-      settings: { udp: { sessionTimeout: 200 } },
+      settings: { udp: { sessionTimeout: 400 } },
     });
     const c = await newClient();
     await c.request("hi", port);
+    const lastReply = Date.now();
     assert.equal(dp.stats().frontends.fe.connectionsActive, 1);
     await delay(100);
-    assert.equal(dp.stats().frontends.fe.connectionsActive, 1, "not expired before the timeout");
+    // (On a badly overloaded machine the delay may overshoot the timeout; then this check says nothing.)
+    if (Date.now() - lastReply < 300) {
+      assert.equal(dp.stats().frontends.fe.connectionsActive, 1, "not expired before the timeout");
+    }
     await waitFor(() => dp.stats().frontends.fe.connectionsActive === 0, 1000, "session expiry");
     await c.request("again", port);
     assert.equal(dp.stats().frontends.fe.connectionsTotal, 2, "a new session after expiry");
