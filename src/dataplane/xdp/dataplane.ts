@@ -31,6 +31,7 @@ import {
   type ProgrammedReal,
   ProgrammedState,
   plan,
+  validate,
   type XdpFrontendOptions,
 } from "./plan.ts";
 
@@ -104,6 +105,8 @@ export class XdpDataplane implements Dataplane {
       if (o) selected.push([f, o]);
     }
     if (selected.length === 0 && !this.#program) return;
+    // Refuse bad settings before anything slow (loading, neighbour resolution) happens.
+    for (const [f, o] of selected) validate({ desired: f, options: o, links: {} });
     const program = this.#ensureProgram();
     if (this.#dirty || !this.#state) {
       this.#state = recoverState(program, this.#options.ringEntries ?? LS_RING_ENTRIES_DEFAULT);

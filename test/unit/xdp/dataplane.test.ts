@@ -48,3 +48,17 @@ describe("XdpDataplane: which frontends it programs", () => {
     await assert.rejects(dp.apply({ version: 1, frontends: {} }), { code: "XDP_STOPPED" });
   });
 });
+
+describe("XdpDataplane: bad settings", () => {
+  it("refuses an XDP frontend it cannot run before loading anything", async () => {
+    const dp = new XdpDataplane({
+      objectPath: "/nonexistent/lodestone.bpf.o",
+      frontends: { web: { interface: "eth0", mode: "nat" } },
+    });
+    await assert.rejects(
+      dp.apply({ version: 1, frontends: { web: frontend("web", "tcp", "10.0.1.1", 80, backends) } }),
+      (e: Error & { code?: string }) => e.code === "XDP_BAD_OPTIONS" && /nat address/.test(e.message),
+    );
+    await dp.stop(0);
+  });
+});
