@@ -2,7 +2,7 @@
 // subcommand: commander takes the connection options, the words and remaining flags
 // go through the same resolver the shell uses.
 import type { Command } from "commander";
-import { ApiClient, CliError, type ConnectionOptions, resolveConnection } from "../client.ts";
+import { ApiClient, CliError, type ConnectionOptions, EXIT_USAGE, resolveConnection } from "../client.ts";
 import { execute } from "./execute.ts";
 import { useColor } from "./format.ts";
 import { GRAMMAR } from "./grammar.ts";
@@ -23,6 +23,8 @@ export function registerGrammarCommand(program: Command, word: string): void {
     .option("--json", "print JSON")
     .allowUnknownOption()
     .allowExcessArguments()
+    // commander's own usage errors (e.g. --admin without a value) exit 2 like ours.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE))
     .action(async (words: string[], opts: ConnectionOptions & { json?: boolean }) => {
       process.exitCode = await runFromCli([word, ...words, ...(opts.json ? ["--json"] : [])], opts);
     });

@@ -126,6 +126,9 @@ describe("show", () => {
     const incomplete = await cli("set", "backend", "a");
     assert.equal(incomplete.code, 2);
     assert.match(incomplete.stderr, /expected pause, resume, enable, disable/);
+    const missing = await lodestone(["show", "backends", "--admin"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--admin <address>' argument missing/);
   });
 
   test("an unreachable API exits 2 with one line naming the address", async () => {
