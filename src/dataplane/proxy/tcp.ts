@@ -80,7 +80,6 @@ export class TcpListener implements FrontendListener {
     this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
       this.#accept(socket),
     );
-    this.#server.on("error", (err) => this.#log.error({ frontend: this.name, err }, "tcp listener error"));
     this.#syncBackendCounters(frontend);
   }
 
@@ -91,6 +90,10 @@ export class TcpListener implements FrontendListener {
       this.#server.once("error", onError);
       this.#server.listen({ host, port, reusePort: this.#options.reusePort === true }, () => {
         this.#server.off("error", onError);
+        // Errors after a successful listen (e.g. accept failing with EMFILE) are logged, never thrown.
+        this.#server.on("error", (err) =>
+          this.#log.error({ frontend: this.name, err }, "tcp listener error"),
+        );
         this.#log.info({ frontend: this.name, address: this.address() }, "tcp listener started");
         resolve();
       });

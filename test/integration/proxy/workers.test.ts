@@ -118,6 +118,24 @@ describe("worker pool dataplane", { timeout: 60000 }, () => {
     assert.ok(total >= before + 10, `totals keep the dead worker's count (${total} >= ${before + 10})`);
   });
 
+  it("rejects apply with the workers' error code when the port is taken", async () => {
+    const squatter = await tcpServer();
+    cleanups.push(() => squatter.close());
+    const pool = new WorkerPoolDataplane({ workers: 2, logLevel: "silent" });
+    cleanups.push(() => pool.stop(500));
+    await assert.rejects(
+      pool.apply(
+        desiredState([
+          desiredFrontend({
+            listen: { host: "127.0.0.1", port: squatter.port },
+            backends: [{ name: "x", port: 1 }],
+          }),
+        ]),
+      ),
+      { code: "LISTEN_FAILED", message: /EADDRINUSE/ },
+    );
+  });
+
   it("stop() drains and the worker processes exit", async () => {
     const pool = new WorkerPoolDataplane({ workers: 2 });
     const pids = pool.pids();
