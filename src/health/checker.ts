@@ -27,6 +27,7 @@ import { TransitionHistory } from "./history.ts";
 import { probe as defaultProbe } from "./probe.ts";
 import { HeapTimerQueue, type TimerQueue } from "./timer-queue.ts";
 import type {
+  AgentReport,
   AgentStatus,
   BackendHealthView,
   LastProbe,
@@ -299,34 +300,42 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
     target.inflight = false;
     const at = this.#now();
     target.lastProbe = { ok: result.ok, reason: result.reason, latencyMs: result.latencyMs, at };
-    this.emit("probe", target.name, result);
-    if (result.agent) this.#onAgent(target, result);
+    const agentChanged = result.agent ? this.#updateAgent(target, result.agent) : false;
     const stepped = applyResult(target.health, result.ok, target.limits);
     target.health = stepped.health;
-    if (stepped.transition)
-      this.#emitTransition(target, stepped.transition.from, stepped.transition.to, result.reason);
-    const check = target.check!;
-    const delay = nextInterval(target.health, check, this.#random);
+    const transition = stepped.transition
+      ? this.#record(target, stepped.transition.from, stepped.transition.to, result.reason)
+      : undefined;
+    // Schedule before telling anyone, so a listener that throws cannot stall this
+    // backend's probing, and one that pauses it cancels the timer just set.
+    const delay = nextInterval(target.health, target.check!, this.#random);
     if (Number.isFinite(delay)) this.#schedule(target, delay);
+    this.emit("probe", target.name, result);
+    if (agentChanged) this.emit("agent", target.name, { ...target.agent });
+    if (transition) this.emit("transition", target.name, transition);
   }
 
-  #onAgent(target: Target, result: ProbeResult): void {
-    const report = result.agent!;
+  /** Fold an agent report into the sticky agent status; true when it changed. */
+  #updateAgent(target: Target, report: AgentReport): boolean {
     const before = target.agent ?? {};
     const next: AgentStatus = { ...before };
     if (report.weightPercent !== undefined) next.weightPercent = report.weightPercent;
     if (report.state === "drain") next.drain = true;
     else if (report.state === "ready") next.drain = false;
-    if (next.weightPercent === before.weightPercent && next.drain === before.drain) return;
+    if (next.weightPercent === before.weightPercent && next.drain === before.drain) return false;
     target.agent = next;
-    this.emit("agent", target.name, { ...next });
+    return true;
   }
 
-  #emitTransition(target: Target, from: HealthState, to: HealthState, reason: string): void {
+  #record(target: Target, from: HealthState, to: HealthState, reason: string): Transition {
     const t: Transition = { at: this.#now(), from, to, reason };
     target.since = t.at;
     target.history.push(t);
-    this.emit("transition", target.name, t);
+    return t;
+  }
+
+  #emitTransition(target: Target, from: HealthState, to: HealthState, reason: string): void {
+    this.emit("transition", target.name, this.#record(target, from, to, reason));
   }
 
   #view(t: Target): BackendHealthView {
