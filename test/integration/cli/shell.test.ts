@@ -162,3 +162,23 @@ test('with piped input (no terminal) commands run line by line and "?" + Enter g
   assert.match(out, /backends\s+every backend/);
   assert.match(out, /lodestone \d+\.\d+\.\d+ \(node/);
 });
+
+test("on a terminal states are coloured, unless NO_COLOR is set", async () => {
+  const run = (env: Record<string, string | undefined>) =>
+    new Promise<string>((resolve) => {
+      const child = spawn("script", ["-qfec", `${BIN} show backends ${admin()}`, "/dev/null"], {
+        env: { ...process.env, NO_COLOR: undefined, TERM: "xterm", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+      });
+      child.on("exit", () => resolve(out));
+    });
+  const colored = await run({});
+  assert.match(colored, /\x1b\[32mup\x1b\[0m/);
+  const plain = await run({ NO_COLOR: "1" });
+  assert.match(plain, /\ba\s+up\s/);
+  assert.doesNotMatch(plain, /\x1b\[/);
+});
