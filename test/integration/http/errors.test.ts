@@ -205,4 +205,22 @@ describe("proxy errors: 502, 503, 504, 408 with short text bodies", () => {
     });
     assert.equal(outcome, "error");
   });
+
+  test("an HTTP/1.0 client gets a chunked answer de-chunked and close-delimited", async () => {
+    // A non-conforming backend that answers an HTTP/1.0 request with chunked coding.
+    const b = await startRawBackend((s) =>
+      s.on("data", () =>
+        s.write(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n",
+        ),
+      ),
+    );
+    cleanups.push(() => b.close());
+    const port = await proxyFor([{ name: "b", port: b.port }]);
+    const reply = await rawRequest(port, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert.deepEqual(statusLines(reply), [200]);
+    assert.doesNotMatch(reply, /Transfer-Encoding/i);
+    assert.match(reply, /Connection: close/);
+    assert.equal(body(reply), "hello world");
+  });
 });

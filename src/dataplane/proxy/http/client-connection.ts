@@ -72,6 +72,8 @@ export class ClientConnection implements UpstreamOwner {
   private res: ResponseHead | null = null;
   private resRemaining = 0;
   private resDecoder: ChunkedDecoder | null = null;
+  /** The chunked coding is being removed for an HTTP/1.0 client (decoder's onData writes). */
+  private dechunk = false;
 
   private clientKeepAlive = true;
   private clientEnded = false;
@@ -527,10 +529,13 @@ export class ClientConnection implements UpstreamOwner {
     const req = this.req!;
     if (this.timerKind === T_RESPONSE) this.clearTimer();
     this.res = res;
+    // An HTTP/1.0 client cannot read chunked: a backend that sends it anyway has the
+    // coding removed here and the body delimited by closing the connection.
+    const dechunk = req.minor === 0 && res.bodyKind === "chunked";
     this.clientKeepAlive =
-      req.keepAlive && res.bodyKind !== "close" && !this.fe.stopping && !this.clientEnded;
+      req.keepAlive && res.bodyKind !== "close" && !dechunk && !this.fe.stopping && !this.clientEnded;
     this.resState = RES_BODY;
-    const head = forwardResponseHead(res, req.minor, this.clientKeepAlive);
+    const head = forwardResponseHead(res, req.minor, this.clientKeepAlive, dechunk);
     if (res.bodyKind === "none") {
       this.socket.write(head, "latin1");
       this.responseComplete(chunk, end);
@@ -550,6 +555,8 @@ export class ClientConnection implements UpstreamOwner {
     this.socket.write(head, "latin1");
     this.resRemaining = res.contentLength;
     this.resDecoder = res.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 502) : null;
+    this.dechunk = dechunk;
+    if (dechunk) this.resDecoder!.onData = (b, s, e) => this.writeClient(b.subarray(s, e));
     if (end < chunk.length) this.forwardResponseBody(chunk, end);
     this.socket.uncork();
   }
@@ -585,10 +592,10 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     if (end < 0) {
-      this.writeClient(start === 0 ? buf : buf.subarray(start));
+      if (!this.dechunk) this.writeClient(start === 0 ? buf : buf.subarray(start));
       return;
     }
-    this.writeClient(buf.subarray(start, end));
+    if (!this.dechunk) this.writeClient(buf.subarray(start, end));
     this.responseComplete(buf, end);
   }
 
@@ -632,6 +639,7 @@ export class ClientConnection implements UpstreamOwner {
     }
     this.waitingClientDrain = false;
     this.waitingUpstreamDrain = false;
+    this.dechunk = false;
     this.res = null;
     this.req = null;
     this.target = null;

@@ -74,8 +74,15 @@ export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): strin
 /**
  * The response head sent to the client. `keepAlive` is what the proxy decided for
  * the client connection; it is stated explicitly for HTTP/1.0 clients and when closing.
+ * `dechunk`: the proxy removes the chunked coding (HTTP/1.0 client), so
+ * Transfer-Encoding goes too and the body is delimited by the close.
  */
-export function forwardResponseHead(res: ResponseHead, clientMinor: number, keepAlive: boolean): string {
+export function forwardResponseHead(
+  res: ResponseHead,
+  clientMinor: number,
+  keepAlive: boolean,
+  dechunk = false,
+): string {
   let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   const h = res.headers;
   const upgrading = res.status === 101;
@@ -84,6 +91,7 @@ export function forwardResponseHead(res: ResponseHead, clientMinor: number, keep
     if (isHopByHop(lower, res.connection)) {
       if (!(upgrading && lower === "upgrade")) continue;
     }
+    if (dechunk && lower === "transfer-encoding") continue;
     out += `${h[i]}: ${h[i + 1]}\r\n`;
   }
   if (upgrading) out += "Connection: Upgrade\r\n";
