@@ -10,6 +10,7 @@ import type { ProxyStats } from "./counters.ts";
 import { createHttpListener } from "./http/index.ts";
 import type { FrontendListener, ListenerFactory, ProxyLogger } from "./listener.ts";
 import { silentLogger } from "./listener.ts";
+import { planApply } from "./plan.ts";
 import { TcpListener } from "./tcp.ts";
 import { UdpListener } from "./udp.ts";
 
@@ -46,10 +47,6 @@ interface Draining {
 }
 
 const transportOf = (protocol: Protocol): "tcp" | "udp" => (protocol === "udp" ? "udp" : "tcp");
-
-function sameBinding(a: Running, f: DesiredFrontend): boolean {
-  return a.protocol === f.protocol && a.listen.host === f.listen.host && a.listen.port === f.listen.port;
-}
 
 export class ProxyDataplane implements Dataplane {
   readonly name = "proxy";
@@ -108,28 +105,23 @@ export class ProxyDataplane implements Dataplane {
   async #apply(desired: DesiredState): Promise<void> {
     if (this.#stopped) throw new LodestoneError("DATAPLANE_STOPPED", "the proxy dataplane has been stopped");
     const failures: Error[] = [];
-    for (const [name, r] of this.#running) {
+    for (const action of planApply(this.#running, desired.frontends)) {
+      const { name } = action;
       const f = desired.frontends[name];
-      if (f === undefined || !sameBinding(r, f)) {
+      if (action.kind === "remove" || action.kind === "replace") {
+        const r = this.#running.get(name)!;
         this.#running.delete(name);
-        this.#retire(name, r, f === undefined ? "removed" : "replaced");
+        this.#retire(name, r, action.kind === "remove" ? "removed" : "replaced");
+        continue;
       }
-    }
-    for (const [name, f] of Object.entries(desired.frontends)) {
-      const r = this.#running.get(name);
-      if (r === undefined) continue;
       try {
-        r.listener.update(f);
+        if (action.kind === "update") this.#running.get(name)!.listener.update(f);
+        else await this.#start(f);
       } catch (err) {
-        failures.push(err as Error);
-      }
-    }
-    for (const [name, f] of Object.entries(desired.frontends)) {
-      if (this.#running.has(name)) continue;
-      try {
-        await this.#start(f);
-      } catch (err) {
-        this.#log.error({ frontend: name, err }, "frontend not started");
+        this.#log.error(
+          { frontend: name, err },
+          action.kind === "update" ? "frontend not updated" : "frontend not started",
+        );
         failures.push(err as Error);
       }
     }
