@@ -272,6 +272,14 @@ function readStats(program: XdpProgram, map: "vip_stats" | "real_stats", id: num
 export function execute(program: XdpProgram, ops: MapOp[]): void {
   for (const op of ops) {
     switch (op.kind) {
+      case "ring":
+        // Keys and values are host-order u32s: a typed array's bytes are exactly that.
+        program.maps.ring.updateBatch(
+          Buffer.from(op.slots.buffer, op.slots.byteOffset, op.slots.byteLength),
+          Buffer.from(op.values.buffer, op.values.byteOffset, op.values.byteLength),
+          op.slots.length,
+        );
+        break;
       case "update":
         program.maps[op.map].update(op.key, op.value);
         break;
@@ -335,10 +343,8 @@ export function recoverState(program: XdpProgram, ringCapacity: number): Program
       continue;
     }
     const ring = new Uint32Array(meta.ringSize);
-    for (let s = 0; s < meta.ringSize; s++) {
-      const v = program.maps.ring.lookup(encodeU32(meta.ringOffset + s));
-      ring[s] = v ? decodeU32(v) : 0xffffffff;
-    }
+    const values = program.maps.ring.readRange(meta.ringOffset, meta.ringSize);
+    for (let s = 0; s < meta.ringSize; s++) ring[s] = decodeU32(values, s * 4);
     state.ringSpace.reserve(meta.ringOffset, meta.ringSize);
     state.vipIds.reserve(meta.vipId);
     const reals = new Map<string, ProgrammedReal>();

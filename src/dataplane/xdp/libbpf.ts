@@ -31,6 +31,17 @@ export interface Libbpf {
   mapLookup(fd: number, key: Buffer, value: Buffer): number;
   mapDelete(fd: number, key: Buffer): number;
   mapNextKey(fd: number, key: Buffer | null, next: Buffer): number;
+  /** Update `count` key/value pairs in one syscall; returns the error and how many were done. */
+  mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number): { err: number; done: number };
+  /** Read up to `count` entries after the key in `inBatch` (from the start when null). */
+  mapLookupBatch(
+    fd: number,
+    inBatch: Buffer | null,
+    outBatch: Buffer,
+    keys: Buffer,
+    values: Buffer,
+    count: number,
+  ): { err: number; done: number };
   objGet(path: string): number;
   xdpAttach(ifindex: number, progFd: number, flags: number): number;
   xdpDetach(ifindex: number, flags: number): number;
@@ -85,6 +96,12 @@ export function libbpf(): Libbpf {
     lookup: lib.func("int bpf_map_lookup_elem(int fd, const void *key, _Inout_ uint8_t *value)"),
     del: lib.func("int bpf_map_delete_elem(int fd, const void *key)"),
     nextKey: lib.func("int bpf_map_get_next_key(int fd, const void *key, _Inout_ uint8_t *next_key)"),
+    updateBatch: lib.func(
+      "int bpf_map_update_batch(int fd, const void *keys, const void *values, _Inout_ uint32_t *count, void *opts)",
+    ),
+    lookupBatch: lib.func(
+      "int bpf_map_lookup_batch(int fd, const void *in_batch, _Inout_ uint8_t *out_batch, _Inout_ uint8_t *keys, _Inout_ uint8_t *values, _Inout_ uint32_t *count, void *opts)",
+    ),
     objGet: lib.func("int bpf_obj_get(const char *pathname)"),
     attach: lib.func("int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)"),
     detach: lib.func("int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)"),
@@ -117,6 +134,16 @@ export function libbpf(): Libbpf {
     mapLookup: (fd, key, value) => f.lookup(fd, key, value) as number,
     mapDelete: (fd, key) => f.del(fd, key) as number,
     mapNextKey: (fd, key, next) => f.nextKey(fd, key, next) as number,
+    mapUpdateBatch: (fd, keys, values, count) => {
+      const n = [count];
+      const err = f.updateBatch(fd, keys, values, n, null) as number;
+      return { err, done: n[0] };
+    },
+    mapLookupBatch: (fd, inBatch, outBatch, keys, values, count) => {
+      const n = [count];
+      const err = f.lookupBatch(fd, inBatch, outBatch, keys, values, n, null) as number;
+      return { err, done: n[0] };
+    },
     objGet: (path) => f.objGet(path) as number,
     xdpAttach: (ifindex, progFd, flags) => f.attach(ifindex, progFd, flags, null) as number,
     xdpDetach: (ifindex, flags) => f.detach(ifindex, flags, null) as number,

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statfsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { LodestoneError } from "../../errors.ts";
-import { MAP_NAMES, type MapName } from "./layout.ts";
+import { encodeU32, MAP_NAMES, type MapName } from "./layout.ts";
 import { BPF_ANY, type Libbpf, libbpf, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from "./libbpf.ts";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/lodestone";
@@ -65,6 +65,41 @@ export class BpfMap {
     if (err === -2) return false;
     if (err < 0) throw mapError(this.#lib, "delete", this.name, err);
     return true;
+  }
+
+  /**
+   * Write many entries in one syscall per chunk: `keys` and `values` hold `count`
+   * fixed-size entries back to back. Much faster than update() per entry for rings.
+   */
+  updateBatch(keys: Buffer, values: Buffer, count: number): void {
+    const CHUNK = 16384;
+    for (let i = 0; i < count; i += CHUNK) {
+      const n = Math.min(CHUNK, count - i);
+      const k = keys.subarray(i * this.keySize, (i + n) * this.keySize);
+      const v = values.subarray(i * this.valueSize, (i + n) * this.valueSize);
+      const { err, done } = this.#lib.mapUpdateBatch(this.fd, k, v, n);
+      if (err < 0) throw mapError(this.#lib, `batch update (${done} of ${n} done)`, this.name, err);
+    }
+  }
+
+  /** Array maps: the values at indexes [start, start + count), read in batches. */
+  readRange(start: number, count: number): Buffer {
+    const out = Buffer.alloc(count * this.valueSize);
+    const CHUNK = 16384;
+    let got = 0;
+    while (got < count) {
+      const n = Math.min(CHUNK, count - got);
+      const index = start + got;
+      // The batch starts after the key given in in_batch: index - 1 (or the beginning).
+      const inBatch = index === 0 ? null : encodeU32(index - 1);
+      const keys = Buffer.alloc(n * this.keySize);
+      const values = out.subarray(got * this.valueSize, (got + n) * this.valueSize);
+      const { err, done } = this.#lib.mapLookupBatch(this.fd, inBatch, Buffer.alloc(4), keys, values, n);
+      if (err < 0 && err !== -2) throw mapError(this.#lib, "batch lookup", this.name, err);
+      if (done === 0) break;
+      got += done;
+    }
+    return out;
   }
 
   /** Every key present now (hash maps; for arrays, every index). */

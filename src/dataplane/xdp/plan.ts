@@ -58,7 +58,9 @@ export interface PlanInput {
 }
 
 export type MapOp =
-  | { kind: "update"; map: "vips" | "ring" | "reals"; key: Buffer; value: Buffer }
+  | { kind: "update"; map: "vips" | "reals"; key: Buffer; value: Buffer }
+  /** Ring slots (absolute indexes into the ring array) and their new backend ids, written in one batch. */
+  | { kind: "ring"; map: "ring"; slots: Uint32Array; values: Uint32Array }
   | { kind: "delete"; map: "vips"; key: Buffer }
   /** Reset a counter slot before a new owner uses it. */
   | { kind: "zero-stats"; map: "vip_stats" | "real_stats"; id: number }
@@ -327,12 +329,19 @@ function planVip(state: ProgrammedState, hex: string, input: PlanInput, ops: Map
     // A new home for the ring, written in full before the VIP points at it.
     if (!isNew) oldRegion = { offset: vip.meta.ringOffset, size: vip.meta.ringSize };
     ringOffset = state.ringSpace.alloc(ring.length);
-    for (let s = 0; s < ring.length; s++) {
-      ops.push({ kind: "update", map: "ring", key: encodeU32(ringOffset + s), value: encodeU32(ring[s]) });
-    }
+    const slots = new Uint32Array(ring.length);
+    for (let s = 0; s < ring.length; s++) slots[s] = ringOffset + s;
+    ops.push({ kind: "ring", map: "ring", slots, values: ring.slice() });
   } else {
-    for (const s of ringChanges(vip.ring, ring)) {
-      ops.push({ kind: "update", map: "ring", key: encodeU32(ringOffset + s), value: encodeU32(ring[s]) });
+    const changed = ringChanges(vip.ring, ring);
+    if (changed.length > 0) {
+      const slots = new Uint32Array(changed.length);
+      const values = new Uint32Array(changed.length);
+      changed.forEach((s, i) => {
+        slots[i] = ringOffset + s;
+        values[i] = ring[s];
+      });
+      ops.push({ kind: "ring", map: "ring", slots, values });
     }
   }
   vip.ring = ring;

@@ -5,6 +5,7 @@ import {
   decodeU32,
   decodeVipKey,
   decodeVipMeta,
+  encodeU32,
   LS_FAMILY_V4,
   LS_REAL_ACTIVE,
   LS_REAL_NONE,
@@ -56,7 +57,13 @@ const three: BackendSpec[] = [
 
 const mapOf = (o: MapOp): string | null => ("map" in o ? o.map : null);
 const count = (ops: MapOp[], pred: (op: MapOp) => boolean) => ops.filter(pred).length;
-const ringWrites = (ops: MapOp[]) => ops.filter((o) => o.kind === "update" && o.map === "ring");
+/** Ring writes flattened to one {key, value} per slot, in the order they are written. */
+const ringWrites = (ops: MapOp[]) =>
+  ops.flatMap((o) =>
+    o.kind === "ring"
+      ? [...o.slots].map((s, i) => ({ key: encodeU32(s), value: encodeU32(o.values[i]) }))
+      : [],
+  );
 const index = (ops: MapOp[], pred: (op: MapOp) => boolean) => ops.findIndex(pred);
 
 describe("XDP plan: first programming", () => {
@@ -69,7 +76,7 @@ describe("XDP plan: first programming", () => {
     );
     assert.equal(ringWrites(ops).length, SIZE);
     const lastReal = ops.findLastIndex((o) => o.kind === "update" && o.map === "reals");
-    const firstRing = index(ops, (o) => o.kind === "update" && o.map === "ring");
+    const firstRing = index(ops, (o) => o.kind === "ring");
     const vip = index(ops, (o) => o.kind === "update" && o.map === "vips");
     assert.ok(lastReal < firstRing && firstRing < vip, "reals < ring < vip");
     assert.equal(vip, ops.length - 1);
