@@ -112,7 +112,7 @@ export async function startAdminServer(
 ): Promise<AdminServer> {
   const admin = daemon.config.admin;
   const listen = options.listen ?? admin.listen;
-  const token: AdminToken | null =
+  let token: AdminToken | null =
     options.token !== undefined
       ? options.token === null
         ? null
@@ -132,6 +132,31 @@ export async function startAdminServer(
   const log = daemon.log.child({ component: "api" });
   const metrics: Metrics = createMetrics(daemon, { processMetrics: options.processMetrics });
   const streams = new Set<() => void>();
+
+  // A reload re-reads the token (rotation: write the new one to token-file, reload).
+  // The listen address only changes at restart. A reload can never leave a
+  // non-loopback API without a token: that keeps the old one.
+  const offReload = daemon.events.subscribe((e) => {
+    if (e.type !== "reload" || e.summary.startsWith("refused")) return;
+    const next = daemon.config.admin;
+    if (next.listen.host !== admin.listen.host || next.listen.port !== admin.listen.port) {
+      log.warn({ running: formatHost(listen) }, "admin.listen changes at restart");
+    }
+    if (options.token !== undefined) return;
+    loadAdminToken(next).then(
+      (t) => {
+        if (t === null && !isLoopback(listen.host)) {
+          log.error("reload removed the admin token but the API is not on loopback: keeping the old token");
+          return;
+        }
+        if ((t?.id ?? null) !== (token?.id ?? null))
+          log.info({ token: t ? t.id : "none" }, "admin token changed");
+        token = t;
+      },
+      (err: Error) =>
+        log.error({ err: err.message }, "admin token unreadable after reload: keeping the old one"),
+    );
+  });
 
   const snapshot = (): Snapshot => ({
     status: daemon.status(),
@@ -359,6 +384,7 @@ export async function startAdminServer(
     });
   }).catch((err: NodeJS.ErrnoException) => {
     metrics.close();
+    offReload();
     throw new LodestoneError(
       "ADMIN_LISTEN_FAILED",
       `admin API cannot listen on ${formatHost(listen)}: ${err.code ?? err.message}`,
@@ -376,9 +402,12 @@ export async function startAdminServer(
   return {
     address,
     url: `http://${formatHost(address)}`,
-    tokenId: token?.id ?? null,
+    get tokenId() {
+      return token?.id ?? null;
+    },
     close() {
       metrics.close();
+      offReload();
       for (const close of [...streams]) close();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,11 +2,12 @@
 // and mutations, the WWW-Authenticate challenge, the token taken from the config's
 // token-env, and the refusal to serve a non-loopback address without a token.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startAdminServer } from "../../../src/api/server.ts";
 import { type Fixture, startFixture } from "../../helpers/admin-fixture.ts";
-import { freePort } from "../run/helpers.ts";
+import { eventually, freePort } from "../run/helpers.ts";
 
 let f: Fixture;
 
@@ -99,4 +100,41 @@ test("an address already in use is a clear ADMIN_LISTEN_FAILED error", async () 
     startAdminServer(f.daemon, { listen: f.admin.address, token: null, processMetrics: false }),
     (err: Error & { code?: string }) => err.code === "ADMIN_LISTEN_FAILED" && /EADDRINUSE/.test(err.message),
   );
+});
+
+test("a reload re-reads the token file: the new token works, the old one stops working", async () => {
+  const tokenFile = join(f.dir, "rotating-token");
+  writeFileSync(tokenFile, "first-token\n");
+  writeFileSync(
+    f.file,
+    `${f.yaml}admin: { listen: "127.0.0.1:${await freePort()}", token-file: ${tokenFile} }\n`,
+  );
+  assert.ok((await f.daemon.reload()).ok);
+  const admin = await startAdminServer(f.daemon, {
+    listen: { host: "127.0.0.1", port: 0 },
+    processMetrics: false,
+  });
+  const status = async (tok: string) => {
+    const r = await call(admin.url, "POST", "/api/v1/config/check", `Bearer ${tok}`);
+    await r.body?.cancel();
+    return r.status;
+  };
+  try {
+    assert.equal(await status("first-token"), 200);
+    const firstId = admin.tokenId;
+    writeFileSync(tokenFile, "second-token\n");
+    assert.ok((await f.daemon.reload()).ok);
+    await eventually(async () => (await status("second-token")) === 200, 3000);
+    assert.equal(await status("first-token"), 401);
+    assert.notEqual(admin.tokenId, firstId);
+    // An unreadable token file after a reload keeps the token in force.
+    rmSync(tokenFile);
+    assert.ok((await f.daemon.reload()).ok);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await status("second-token"), 200);
+  } finally {
+    await admin.close();
+    writeFileSync(f.file, f.yaml);
+    await f.daemon.reload();
+  }
 });
