@@ -13,7 +13,7 @@ export const timing = {
   interval: 100,
   fastInterval: 50,
   downInterval: 100,
-  timeout: 300,
+  timeout: 1000,
   rise: 2,
   fall: 3,
   jitter: 0,
