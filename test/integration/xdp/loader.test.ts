@@ -157,6 +157,24 @@ describe("XDP program and loader", { skip: skip ?? false }, () => {
     }
   });
 
+  it("writes ring slots in batches and reads any range back, from the start or from an offset", () => {
+    const p = XdpProgram.load({ objectPath, pinRoot: null, ringEntries: 70000 });
+    try {
+      const n = 65537;
+      const offset = 1234;
+      const slots = Uint32Array.from({ length: n }, (_, i) => offset + i);
+      const values = Uint32Array.from({ length: n }, (_, i) => (i * 7919) % 4096);
+      p.maps.ring.updateBatch(Buffer.from(slots.buffer), Buffer.from(values.buffer), n);
+      const back = p.maps.ring.readRange(offset, n);
+      assert.deepEqual(new Uint32Array(back.buffer, back.byteOffset, n), values);
+      assert.equal(layout.decodeU32(p.maps.ring.lookup(layout.encodeU32(offset + 5))!), values[5]);
+      assert.equal(layout.decodeU32(p.maps.ring.readRange(0, 1)), 0, "untouched slot");
+      assert.equal(layout.decodeU32(p.maps.ring.readRange(offset - 1, 2), 4), values[0]);
+    } finally {
+      p.close();
+    }
+  });
+
   it("refuses pinned maps of another size with an error that says what to do", () => {
     const pinRoot = join(bpffs, "resized");
     XdpProgram.load({ objectPath, pinRoot, ringEntries: 4096 }).close();
