@@ -14,6 +14,7 @@ import { type ListenerStats, zeroCounters } from "./counters.ts";
 import { listenError } from "./listen-error.ts";
 import type { FrontendListener, ListenerOptions, ProxyLogger } from "./listener.ts";
 import { silentLogger } from "./listener.ts";
+import { encodeProxyV2 } from "./proxy-protocol.ts";
 import { FlowRegistry } from "./registry.ts";
 
 /** Datagrams held per session while its backend socket is still connecting. */
@@ -34,6 +35,8 @@ class UdpSession {
   closed = false;
   pending: Buffer[] = [];
   lastActivity: number;
+  /** PROXY v2 (dgram) header prepended to every datagram towards the backend, or null. */
+  header: Buffer | null = null;
 
   constructor(key: string, rinfo: RemoteInfo, backendName: string, socket: Socket, now: number) {
     this.key = key;
@@ -77,6 +80,17 @@ export class UdpListener implements FrontendListener {
       reusePort: options.reusePort === true,
     });
     this.#socket.on("message", (msg, rinfo) => this.#onClientDatagram(msg, rinfo));
+    this.#warnProxyV1(frontend);
+  }
+
+  /** PROXY v1 is text for TCP only; a UDP frontend asking for it sends no header. */
+  #warnProxyV1(frontend: DesiredFrontend): void {
+    if (frontend.settings.proxyProtocol === "v1") {
+      this.#log.warn(
+        { frontend: this.name },
+        "PROXY protocol v1 has no UDP form: no header is sent (use v2)",
+      );
+    }
   }
 
   start(): Promise<void> {
@@ -195,7 +209,7 @@ export class UdpListener implements FrontendListener {
     this.#totals.bytesIn += msg.length;
     this.#backendCounters(session.backendName).bytesIn += msg.length;
     if (session.connected) {
-      session.socket.send(msg);
+      session.socket.send(session.header === null ? msg : [session.header, msg]);
     } else if (session.pending.length < MAX_PENDING) {
       session.pending.push(msg);
     } else {
@@ -210,6 +224,18 @@ export class UdpListener implements FrontendListener {
     const target = table.backends[index];
     const socket = createSocket(isIPv6(target.address) ? "udp6" : "udp4");
     const session = new UdpSession(key, rinfo, target.name, socket, now);
+    if (this.#frontend.settings.proxyProtocol === "v2") {
+      // The destination is the bound address (with a wildcard bind, the wildcard:
+      // the datagram's real destination IP is not known without IP_PKTINFO).
+      const local = this.#socket.address();
+      session.header = encodeProxyV2(
+        {
+          source: { address: rinfo.address, port: rinfo.port },
+          destination: { address: local.address, port: local.port },
+        },
+        "dgram",
+      );
+    }
     socket.on("error", (err: NodeJS.ErrnoException) => {
       // ECONNREFUSED here is the ICMP "port unreachable" of a connected socket.
       this.#totals.connectErrors++;
@@ -227,7 +253,7 @@ export class UdpListener implements FrontendListener {
     socket.connect(target.port, target.address, () => {
       if (session.closed) return;
       session.connected = true;
-      for (const m of session.pending) socket.send(m);
+      for (const m of session.pending) socket.send(session.header === null ? m : [session.header, m]);
       session.pending = [];
     });
     this.#sessions.set(key, session);

@@ -133,6 +133,33 @@ describe("UDP proxy", () => {
     assert.equal((await onA.request("z", port)).text, "b:z");
   });
 
+  it("prepends a PROXY v2 dgram header to every datagram when asked", async () => {
+    const got: Buffer[] = [];
+    const backend = createSocket("udp4");
+    cleanups.push(() => void backend.close());
+    backend.on("message", (msg, rinfo) => {
+      got.push(msg);
+      backend.send("ack", rinfo.port, rinfo.address);
+    });
+    backend.bind(0, "127.0.0.1");
+    await once(backend, "listening");
+    const { port } = await proxy({
+      backends: [{ name: "b", port: backend.address().port }],
+      settings: { proxyProtocol: "v2" },
+    });
+    const c = await newClient();
+    assert.equal((await c.request("one", port)).text, "ack", "the reply carries no header");
+    await c.request("two", port);
+    const header = Buffer.alloc(28);
+    Buffer.from("0d0a0d0a000d0a515549540a2112000c7f0000017f000001", "hex").copy(header);
+    header.writeUInt16BE(c.port, 24);
+    header.writeUInt16BE(port, 26);
+    assert.deepEqual(got, [
+      Buffer.concat([header, Buffer.from("one")]),
+      Buffer.concat([header, Buffer.from("two")]),
+    ]);
+  });
+
   it("drops datagrams when no backend has weight", async () => {
     const backend = await echo("");
     const { dp, port } = await proxy({ backends: [{ name: "b", port: backend.port, weight: 0 }] });
