@@ -160,7 +160,7 @@ static __always_inline __u32 flow_hash(const struct packet *pkt, __u32 vip_flags
 			words[4 + i] = pkt->flow.dst[i];
 		words[8] = pkt->flow.proto;
 		if (!pkt->fragment && !(vip_flags & LS_VIP_HASH_3TUPLE))
-			words[8] |= ((__u32)pkt->flow.sport << 16) ^ ((__u32)pkt->flow.dport << 8);
+			words[8] ^= ((__u32)pkt->flow.sport << 16) | pkt->flow.dport;
 	}
 	return jhash_9words(words, 0);
 }
