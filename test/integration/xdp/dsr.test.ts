@@ -152,8 +152,11 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     const after = await lb.call<Record<string, number>>({ op: "flows", frontend: "web" });
     assert.equal(after.b2, undefined, `b2's flows flushed: ${JSON.stringify(after)}`);
     assert.ok(after.b1 >= 1, "other backends' flows untouched");
-    // The flushed connection's next packet goes to another backend, which knows nothing of it.
+    // The flushed connection's next packet goes to another backend, which knows nothing of it;
+    // the balancer counts it as a conntrack miss (a TCP packet without SYN and without an entry).
+    const missesBefore = (await stats()).frontends.web.ctMisses;
     assert.notEqual(await client.call({ op: "ping", conn: drained }), "b2");
+    assert.ok((await stats()).frontends.web.ctMisses > missesBefore, "conntrack miss counted");
     assert.equal(await client.call({ op: "ping", conn: on.get("b1") }), "b1");
     for (const conn of on.values()) await client.call({ op: "close", conn });
   });
