@@ -52,6 +52,10 @@ process.on("message", (message: ToWorker) => void handle(message));
 process.on("disconnect", () => {
   void dataplane.stop(0).finally(() => process.exit(0));
 });
+// A terminal's Ctrl+C (or a process-group SIGTERM) reaches the workers too; the pool
+// decides when they stop and drain, so the signals are left to the parent.
+process.on("SIGINT", () => log.debug({}, "SIGINT ignored: the pool stops workers"));
+process.on("SIGTERM", () => log.debug({}, "SIGTERM ignored: the pool stops workers"));
 process.on("uncaughtException", (err) => {
   log.fatal({ err }, "worker crashed");
   process.exit(70);

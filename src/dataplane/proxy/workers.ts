@@ -66,6 +66,7 @@ export class WorkerPoolDataplane implements Dataplane {
   #desired: DesiredState | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #stopping = false;
+  #shuttingDown = false;
   #poller: NodeJS.Timeout | null = null;
   /** Cumulative counters of worker processes that died, so totals never go backwards. */
   #retired: ProxyStats = { frontends: {} };
@@ -135,6 +136,8 @@ export class WorkerPoolDataplane implements Dataplane {
 
   /** Drain every worker for up to drainTimeout ms, then wait for the processes to exit. */
   stop(drainTimeout: number): Promise<void> {
+    // No more restarts from now on, even while an apply still runs ahead of us in the queue.
+    this.#shuttingDown = true;
     const run = this.#queue.then(async () => {
       if (this.#stopping) return;
       this.#stopping = true;
@@ -212,7 +215,7 @@ export class WorkerPoolDataplane implements Dataplane {
       slot.pending.delete(id);
       p.resolve(null);
     }
-    if (this.#stopping) return;
+    if (this.#stopping || this.#shuttingDown) return;
     // Keep what the dead process counted (minus what it held open) so totals never drop.
     const last = slot.lastStats;
     for (const fe of Object.values(last.frontends)) {
@@ -230,7 +233,7 @@ export class WorkerPoolDataplane implements Dataplane {
     );
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;
-      if (this.#stopping) return;
+      if (this.#stopping || this.#shuttingDown) return;
       this.#spawn(slot);
       void this.#reapply(slot);
     }, delay);

@@ -136,10 +136,21 @@ describe("worker pool dataplane", { timeout: 60000 }, () => {
     );
   });
 
-  it("stop() drains and the worker processes exit", async () => {
+  it("workers leave SIGINT/SIGTERM to the pool; stop() drains and the processes exit", async () => {
     const pool = new WorkerPoolDataplane({ workers: 2 });
     const pids = pool.pids();
     await pool.apply(desiredState([]));
+    for (const pid of pids) {
+      process.kill(pid, "SIGINT");
+      process.kill(pid, "SIGTERM");
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(
+      pool.pids(),
+      pids,
+      "a terminal's Ctrl+C does not kill the workers behind the pool's back",
+    );
+    for (const pid of pids) process.kill(pid, 0);
     await pool.stop(500);
     for (const pid of pids) {
       assert.throws(() => process.kill(pid, 0), { code: "ESRCH" }, `worker ${pid} has exited`);
