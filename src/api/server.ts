@@ -394,9 +394,13 @@ export async function startAdminServer(
   server.on("error", (err) => log.error({ err }, "admin API server error"));
   const addr = server.address() as AddressInfo;
   const address = { host: addr.address, port: addr.port };
+  // (run.ts logs "admin API listening" with the URL; this line says who may use it.)
   log.info(
-    { listen: formatHost(address), token: token ? token.id : "none (loopback only)" },
-    "admin API listening",
+    {
+      listen: formatHost(address),
+      auth: token ? `bearer ${token.id} (reads from loopback without)` : "none: loopback clients only",
+    },
+    "admin API access",
   );
 
   return {
