@@ -10,6 +10,7 @@ import { register as registerShell } from "./commands/shell.ts";
 import { register as registerShow } from "./commands/show.ts";
 import { register as registerValidate } from "./commands/validate.ts";
 import { register as registerWatch } from "./commands/watch.ts";
+import { register as registerXdp } from "./commands/xdp.ts";
 
 const program = new Command()
   .name("lodestone")
@@ -27,6 +28,7 @@ for (const register of [
   registerConfig,
   registerWatch,
   registerShell,
+  registerXdp,
 ])
   register(program);
 
