@@ -27,20 +27,18 @@ interface Table {
 /** One client connection and (once chosen) its backend connection. */
 class TcpConnection {
   readonly client: Socket;
-  readonly table: Table;
-  readonly tried = new Set<number>();
+  /** Backends whose connect failed for this client (not tried again). */
+  readonly tried = new Set<string>();
   backend: Socket | null = null;
   backendName: string | null = null;
-  backendIndex = -1;
   connected = false;
   clientClosed = false;
   backendClosed = true;
   finished = false;
   timer: NodeJS.Timeout | null = null;
 
-  constructor(client: Socket, table: Table) {
+  constructor(client: Socket) {
     this.client = client;
-    this.table = table;
   }
 
   /** End both sides now (flush, idle timeout, errors, forced stop). */
@@ -218,7 +216,7 @@ export class TcpListener implements FrontendListener {
       client.destroy();
       return;
     }
-    const c = new TcpConnection(client, this.#table);
+    const c = new TcpConnection(client);
     this.#live.add(c);
     this.#totals.connectionsTotal++;
     this.#totals.connectionsActive++;
@@ -240,14 +238,21 @@ export class TcpListener implements FrontendListener {
     }
     const client = c.client;
     const flow = { address: client.remoteAddress ?? "", port: client.remotePort ?? 0 };
-    const index = c.table.balancer.pick(flow, c.tried);
+    // Retries pick from the newest table (a backend may have been drained meanwhile),
+    // excluding by name the backends that already failed for this connection.
+    const table = this.#table;
+    let exclude: Set<number> | undefined;
+    if (c.tried.size > 0) {
+      exclude = new Set();
+      for (let i = 0; i < table.backends.length; i++) if (c.tried.has(table.backends[i].name)) exclude.add(i);
+    }
+    const index = table.balancer.pick(flow, exclude);
     if (index < 0) {
       // Nothing eligible (or every candidate failed): close the client at once.
       client.destroy();
       return;
     }
-    const target = c.table.backends[index];
-    c.backendIndex = index;
+    const target = table.backends[index];
     c.backendName = target.name;
     this.#registry.add(target.name, c);
     const settings = this.#frontend.settings;
@@ -280,7 +285,7 @@ export class TcpListener implements FrontendListener {
     this.#totals.connectErrors++;
     this.#backendCounters(name).connectErrors++;
     this.#registry.delete(name, c);
-    c.tried.add(c.backendIndex);
+    c.tried.add(name);
     c.backend = null;
     c.backendName = null;
     c.backendClosed = true;
@@ -301,8 +306,7 @@ export class TcpListener implements FrontendListener {
     this.#backendCounters(c.backendName!).connectionsTotal++;
     const client = c.client;
     const settings = this.#frontend.settings;
-    if (settings.proxyProtocol !== "none")
-      backend.write(encodeProxyHeader(settings.proxyProtocol, addressesOf(client)));
+    if (settings.proxyProtocol !== "none") backend.write(proxyHeader(settings.proxyProtocol, client));
     // pipe(): backpressure both ways, and end() on the other side when one side ends (half-close).
     client.pipe(backend);
     backend.pipe(client);
@@ -336,6 +340,15 @@ export class TcpListener implements FrontendListener {
       this.#onEmpty = null;
       done();
     }
+  }
+}
+
+/** The PROXY header for a client; UNKNOWN/LOCAL when its addresses cannot be written. */
+function proxyHeader(version: "v1" | "v2", client: Socket): Buffer {
+  try {
+    return encodeProxyHeader(version, addressesOf(client));
+  } catch {
+    return encodeProxyHeader(version, null);
   }
 }
 
