@@ -48,6 +48,29 @@ describe("UDP proxy", () => {
     assert.equal(stats.backends.b.connectionsActive, 1);
   });
 
+  it("carries empty and near-maximum datagrams unchanged", async () => {
+    const got: number[] = [];
+    const backend = createSocket("udp4");
+    cleanups.push(() => void backend.close());
+    backend.on("message", (msg, rinfo) => {
+      got.push(msg.length);
+      backend.send(msg, rinfo.port, rinfo.address);
+    });
+    backend.bind(0, "127.0.0.1");
+    await once(backend, "listening");
+    const { port } = await proxy({ backends: [{ name: "b", port: backend.address().port }] });
+    const c = createSocket("udp4");
+    cleanups.push(() => void c.close());
+    c.on("error", () => {});
+    for (const size of [0, 1, 60000]) {
+      const payload = Buffer.alloc(size, size % 251);
+      c.send(payload, port, "127.0.0.1");
+      const [reply] = (await once(c, "message")) as [Buffer];
+      assert.deepEqual(reply, payload, `${size}-byte datagram`);
+    }
+    assert.deepEqual(got, [0, 1, 60000]);
+  });
+
   it("keeps a client's datagrams on one backend session", async () => {
     const a = await echo("a:");
     const b = await echo("b:");
