@@ -74,6 +74,8 @@ async function runScenario(
           e.name as (typeof opts.contenders)[number],
           { mode: s.mode, host: HOST, backendPorts, workers: opts.workers },
           workDir,
+          // Keeps --quick under 2 minutes even when a contender never listens.
+          opts.quick ? 8_000 : 15_000,
         );
         e.proc = st.process;
         e.url = `http://${HOST}:${st.port}${s.path}`;
