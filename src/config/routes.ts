@@ -98,6 +98,8 @@ export interface HttpSettings {
   upstreamIdleTimeout: number;
   /** Largest request body in bytes (413 beyond it); 0 = unlimited. */
   maxBodySize: number;
+  /** Accept cleartext HTTP/2 with prior knowledge (h2c, e.g. gRPC) on an http frontend. */
+  h2c: boolean;
 }
 
 export interface TlsCertificate {
@@ -132,6 +134,7 @@ export const HTTP_DEFAULTS: HttpSettings = {
   upstreamMaxIdle: 64,
   upstreamIdleTimeout: 4000,
   maxBodySize: 0,
+  h2c: false,
 };
 
 // ---------------------------------------------------------------- schema pieces
@@ -354,6 +357,7 @@ export const httpSettingsSchema = strict({
   "max-headers": sizeInt(1, 10_000).optional(),
   "upstream-max-idle": sizeInt(0, 100_000).optional(),
   "upstream-idle-timeout": durationMs.optional(),
+  h2c: z.boolean({ error: "expected true or false" }).optional(),
   "max-body-size": z
     .int({ error: "expected a size in bytes (0 = unlimited)" })
     .min(0, { error: "expected a size in bytes (0 = unlimited)" })

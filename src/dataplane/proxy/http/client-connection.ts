@@ -117,6 +117,21 @@ export class ClientConnection implements UpstreamOwner {
     if (this.idle) this.endClient();
   }
 
+  /** Give the socket (and the bytes read so far) to the HTTP/2 server; this object is done. */
+  private handOver(first: Buffer): void {
+    this.closed = true;
+    this.clearTimer();
+    const s = this.socket;
+    s.off("data", this.onData);
+    s.off("drain", this.onDrain);
+    s.off("end", this.onEnd);
+    s.off("timeout", this.onSocketTimeout);
+    s.off("close", this.onClose);
+    s.setTimeout(0);
+    this.fe.connectionClosed(this);
+    this.fe.adoptH2c(s, first);
+  }
+
   /** Hard stop (flush of the backend, or the drain deadline passed). */
   abort(): void {
     this.destroyUpstream();
@@ -146,6 +161,17 @@ export class ClientConnection implements UpstreamOwner {
 
   private readHead(chunk: Buffer, start: number): void {
     if (this.timerKind === T_IDLE) this.setTimer(T_HEAD, this.fe.settings.requestHeadTimeout);
+    if (
+      start === 0 &&
+      this.fe.settings.h2c &&
+      this.fe.proto === "http" &&
+      this.scanner.empty &&
+      isH2Preface(chunk)
+    ) {
+      // Cleartext HTTP/2 with prior knowledge: the connection is not ours to parse.
+      this.handOver(chunk);
+      return;
+    }
     let end: number;
     let req: RequestHead;
     try {
@@ -801,4 +827,12 @@ export class ClientConnection implements UpstreamOwner {
         break;
     }
   };
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+/** The first bytes are the HTTP/2 connection preface (at least its request line). */
+function isH2Preface(chunk: Buffer): boolean {
+  const n = Math.min(chunk.length, H2_PREFACE.length);
+  return n >= 14 && chunk.compare(H2_PREFACE, 0, n, 0, n) === 0;
 }

@@ -191,8 +191,9 @@ class StreamSocket extends Duplex {
     super({ allowHalfOpen: true });
     this.source = source;
     this.bridge = bridge;
-    this.remoteAddress = session.socket?.remoteAddress;
-    this.remotePort = session.socket?.remotePort;
+    const remote = cleartextRemotes.get(session) ?? session.socket;
+    this.remoteAddress = remote?.remoteAddress;
+    this.remotePort = remote?.remotePort;
   }
 
   setNoDelay(): this {
@@ -274,10 +275,58 @@ export function serveStream(host: H2Host, stream: ServerHttp2Stream, headers: In
   });
 }
 
+interface Remote {
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
+// h2c sessions run over a wrapper stream (below) that hides the client's address.
+const cleartextRemotes = new WeakMap<ServerHttp2Session, Remote>();
+let adopting: Remote | null = null;
+
+/**
+ * Serve a plain connection that opened with the HTTP/2 preface (h2c prior knowledge).
+ * node:http2 reads a net.Socket's handle directly and would miss the bytes already
+ * read, so the session runs over a small Duplex that replays them first.
+ */
+export function adoptCleartext(server: Http2Server, socket: Socket, first: Buffer): void {
+  const wrapper = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy();
+      cb(err);
+    },
+  });
+  wrapper.on("error", () => {});
+  wrapper.push(first);
+  socket.on("data", (d: Buffer) => {
+    if (!wrapper.push(d)) socket.pause();
+  });
+  socket.on("end", () => wrapper.push(null));
+  socket.on("close", () => wrapper.destroy());
+  socket.on("error", () => {});
+  adopting = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
+  try {
+    server.emit("connection", wrapper);
+  } finally {
+    adopting = null;
+  }
+}
+
 /** An HTTP/2 server without its own listener: TLS sockets that chose h2 are handed to it. */
 export function createH2Server(host: H2Host, sessions: Set<ServerHttp2Session>): Http2Server {
   const server = createServer({ settings: { enablePush: false } });
   server.on("session", (session: ServerHttp2Session) => {
+    if (adopting !== null) cleartextRemotes.set(session, adopting);
     sessions.add(session);
     session.on("error", () => {});
     session.on("close", () => sessions.delete(session));

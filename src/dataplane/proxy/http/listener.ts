@@ -13,7 +13,7 @@ import type { TrafficCounters } from "../../types.ts";
 import { listenError } from "../listen-error.ts";
 import type { FrontendListener, ListenerOptions } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
-import { createH2Server } from "./h2.ts";
+import { adoptCleartext, createH2Server } from "./h2.ts";
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./head-scanner.ts";
 import { Router } from "./router.ts";
 import { httpConfigOf } from "./settings.ts";
@@ -191,6 +191,16 @@ export class HttpListener implements FrontendListener {
     this.totals.connectionsTotal++;
     const conn = new ClientConnection(socket, this);
     this.connections.add(conn);
+  }
+
+  /** A plain connection that opened with the HTTP/2 preface (h2c prior knowledge). */
+  adoptH2c(socket: Socket, first: Buffer): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    this.h2 ??= createH2Server(this, this.h2Sessions);
+    adoptCleartext(this.h2, socket, first);
   }
 
   update(frontend: DesiredFrontend): void {
