@@ -20,6 +20,8 @@ import type {
   RuntimeConfig,
   ServiceConfig,
   StatusRange,
+  XdpFrontendConfig,
+  XdpRuntimeConfig,
 } from "./types.ts";
 
 // ---------------------------------------------------------------- kebab -> camel
@@ -412,6 +414,83 @@ export const FRONTEND_DEFAULTS = {
   maxSessions: 65536,
 } as const;
 
+export const DATAPLANES = ["proxy", "xdp"] as const;
+
+export const XDP_FRONTEND_DEFAULTS = {
+  mode: "dsr",
+  natPorts: { min: 61000, max: 65535 },
+  fragments: false,
+} as const;
+
+/**
+ * A Linux interface name as the kernel accepts it (dev_valid_name): 1 to 15 bytes, no
+ * "/", ":" or whitespace, not "." or "..".
+ */
+export const INTERFACE_NAME_PATTERN = /^(?!\.{1,2}$)[^\s/:]{1,15}$/;
+
+const interfaceName = z
+  .string({ error: "expected an interface name, e.g. eth0" })
+  .regex(INTERFACE_NAME_PATTERN, {
+    error: (iss) =>
+      `"${iss.input}" is not a Linux interface name: 1 to 15 characters without "/", ":" or spaces, e.g. eth0`,
+  });
+
+const portRangeMessage = 'expected a port range "min-max" from 1 to 65535, e.g. "61000-65535"';
+
+/** "61000-65535" -> {min, max}; a single port is a range of one. */
+export const portRange = z.union([z.string(), z.int()], { error: portRangeMessage }).transform((v, ctx) => {
+  const m = /^\s*(\d{1,5})(?:\s*-\s*(\d{1,5}))?\s*$/.exec(String(v));
+  const min = m ? Number(m[1]) : Number.NaN;
+  const max = m ? Number(m[2] ?? m[1]) : Number.NaN;
+  if (!(min >= 1 && max <= 65535 && min <= max)) {
+    ctx.issues.push({ code: "custom", message: portRangeMessage, input: v });
+    return z.NEVER;
+  }
+  return { min, max };
+});
+
+export const xdpFrontend = strictKebab({
+  interface: interfaceName.describe("Interface the VIP's traffic arrives on; the program is attached there."),
+  mode: z
+    .enum(["dsr", "nat"], { error: "expected dsr or nat" })
+    .default(XDP_FRONTEND_DEFAULTS.mode)
+    .describe("dsr (default): rewrite MACs, backends answer clients directly. nat: rewrite addresses."),
+  "nat-address": ipAddress
+    .optional()
+    .describe("nat: our address on the backends' side, same family as the VIP."),
+  "nat-ports": portRange.optional().describe('nat: source ports handed out (default "61000-65535").'),
+  fragments: z
+    .boolean({ error: "expected true or false" })
+    .default(XDP_FRONTEND_DEFAULTS.fragments)
+    .describe("dsr: hash on (source, destination, protocol) so IP fragments follow their flow."),
+})
+  // Checks between the keys of this block; those that need the VIP (address family) are in semantic.ts.
+  .superRefine((o, ctx) => {
+    const issue = (key: string, message: string) =>
+      ctx.addIssue({ code: "custom", message, path: [key], input: o[key as keyof typeof o] });
+    if (o.mode === "nat" && o["nat-address"] === undefined) {
+      issue("mode", "mode nat needs nat-address: our address on the backends' side, which they reply to");
+    }
+    if (o.mode === "dsr" && o["nat-address"] !== undefined) {
+      issue("nat-address", "nat-address is only used with mode nat (this block is mode dsr)");
+    }
+    if (o.mode === "dsr" && o["nat-ports"] !== undefined) {
+      issue("nat-ports", "nat-ports is only used with mode nat (this block is mode dsr)");
+    }
+    if (o.mode === "nat" && o.fragments) {
+      issue(
+        "fragments",
+        "fragments needs mode dsr: nat translates ports, which later fragments do not carry",
+      );
+    }
+  })
+  .transform(
+    (o): XdpFrontendConfig => ({
+      ...camelKeys(o),
+      natPorts: o["nat-ports"] ?? { ...XDP_FRONTEND_DEFAULTS.natPorts },
+    }),
+  );
+
 /**
  * The frontend's fields, exported so L7 settings (routes, TLS: config/routes.ts) can be
  * added here by replacing `routes` or spreading extra keys into a new kebabObject.
@@ -422,7 +501,11 @@ export const frontendFields = {
     .enum(PROTOCOLS, { error: `expected one of ${PROTOCOLS.join(", ")}` })
     .default(FRONTEND_DEFAULTS.protocol),
   service: reference.describe("Name of the service that takes this traffic."),
-  dataplane: z.enum(["proxy"], { error: "expected proxy" }).default(FRONTEND_DEFAULTS.dataplane),
+  dataplane: z
+    .enum(DATAPLANES, { error: `expected one of ${DATAPLANES.join(", ")}` })
+    .default(FRONTEND_DEFAULTS.dataplane)
+    .describe("proxy (userspace, default) or xdp (kernel fast path for tcp/udp; needs `xdp`)."),
+  xdp: xdpFrontend.optional().describe("XDP settings; required when dataplane is xdp."),
   "connect-timeout": positiveDuration
     .prefault(formatDuration(FRONTEND_DEFAULTS.connectTimeout))
     .describe("Backend connect timeout."),
@@ -478,6 +561,45 @@ export const RUNTIME_DEFAULTS = {
   logLevel: "info",
 } as const;
 
+export const XDP_RUNTIME_DEFAULTS: XdpRuntimeConfig = {
+  pinRoot: "/sys/fs/bpf/lodestone",
+  attachMode: "auto",
+  ringEntries: 1 << 20,
+  detachOnStop: true,
+};
+
+/** Bounds of the shared ring array: one 65537-slot table at least, 64 MiB of slots at most. */
+export const XDP_RING_ENTRIES_MIN = 1024;
+export const XDP_RING_ENTRIES_MAX = 1 << 24;
+
+export const xdpRuntime = kebabObject({
+  "pin-root": z
+    .string({ error: "expected an absolute directory path on a bpffs, e.g. /sys/fs/bpf/lodestone" })
+    .regex(/^\/[^\0]*$/, {
+      error: "expected an absolute directory path on a bpffs, e.g. /sys/fs/bpf/lodestone",
+    })
+    .optional()
+    .describe("bpffs directory for pinned maps (default /sys/fs/bpf/lodestone)."),
+  "attach-mode": z
+    .enum(["auto", "native", "generic"], { error: "expected auto, native or generic" })
+    .optional()
+    .describe("auto (default) tries native (driver) XDP, then generic."),
+  "ring-entries": intIn(XDP_RING_ENTRIES_MIN, XDP_RING_ENTRIES_MAX)
+    .optional()
+    .describe("Slots of the shared Maglev ring array (default 1048576)."),
+  "detach-on-stop": z
+    .boolean({ error: "expected true or false" })
+    .optional()
+    .describe("Detach on stop (default true); false leaves the fast path forwarding."),
+}).transform(
+  (o): XdpRuntimeConfig => ({
+    pinRoot: o.pinRoot ?? XDP_RUNTIME_DEFAULTS.pinRoot,
+    attachMode: o.attachMode ?? XDP_RUNTIME_DEFAULTS.attachMode,
+    ringEntries: o.ringEntries ?? XDP_RUNTIME_DEFAULTS.ringEntries,
+    detachOnStop: o.detachOnStop ?? XDP_RUNTIME_DEFAULTS.detachOnStop,
+  }),
+);
+
 export const runtime = kebabObject({
   workers: z
     .union([z.int().min(1).max(1024), z.literal("auto")], {
@@ -495,6 +617,7 @@ export const runtime = kebabObject({
   "log-level": z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
     .default(RUNTIME_DEFAULTS.logLevel),
+  xdp: xdpRuntime.optional().describe("How the XDP program is loaded and attached (XDP frontends only)."),
 }).prefault({});
 
 // ---------------------------------------------------------------- the whole file

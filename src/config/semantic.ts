@@ -5,10 +5,11 @@
 // References are checked on the raw document (see checkReferences) so that an entry
 // with a schema error still has its references checked, and a reference to a broken
 // entry is not also reported as dangling.
-import { formatHostPort, isLoopback, listenConflicts } from "./address.ts";
+import { canonicalIp, formatHostPort, ipFamily, isLoopback, isWildcard, listenConflicts } from "./address.ts";
 import { formatDuration } from "./duration.ts";
 import { formatPath, type PathSegment, type PendingIssue } from "./issues.ts";
-import type { Config, HostPort } from "./types.ts";
+import { XDP_RUNTIME_DEFAULTS } from "./schema.ts";
+import type { Config, FrontendConfig, HostPort } from "./types.ts";
 
 export interface SemanticInput {
   /** The normalized config; entries that failed the schema are absent. */
@@ -151,8 +152,13 @@ export function checkSemantics(input: SemanticInput): PendingIssue[] {
         `routes need protocol http or https (this frontend is ${fe.protocol})`,
       );
     }
+    // XDP VIPs take part in the conflict check like listeners: a VIP is keyed by
+    // (address, port, protocol), so two on the same address and port conflict only in the
+    // same port space, and a proxy listener on the VIP's address (or a wildcard) would
+    // never see the traffic the program takes first on its interface.
     claim(fe.protocol === "udp" ? "udp" : "tcp", fe.listen, ["frontends", name, "listen"]);
   }
+  issues.push(...checkXdp(config, input.runtimeParsed));
 
   if (input.adminParsed) {
     const a = config.admin;
@@ -175,5 +181,110 @@ export function checkSemantics(input: SemanticInput): PendingIssue[] {
     }
   }
 
+  return issues;
+}
+
+/**
+ * XDP frontends: the block is present exactly when dataplane is xdp, and what the kernel
+ * path cannot do is refused here with the key to fix (the dataplane would refuse it
+ * too, but only at apply time and without a line number).
+ */
+function checkXdp(config: Config, runtimeParsed: boolean): PendingIssue[] {
+  const issues: PendingIssue[] = [];
+  const add = (path: PathSegment[], message: string, at: "key" | "value" = "value") =>
+    issues.push({ path, message, at });
+  const fragmentOwners = new Map<string, string>();
+  const ringEntries =
+    (runtimeParsed ? config.runtime.xdp?.ringEntries : undefined) ?? XDP_RUNTIME_DEFAULTS.ringEntries;
+  let ringUsed = 0;
+  for (const [name, fe] of Object.entries(config.frontends)) {
+    const at = (...rest: PathSegment[]): PathSegment[] => ["frontends", name, ...rest];
+    if (fe.dataplane !== "xdp") {
+      if (fe.xdp !== undefined) {
+        add(at("xdp"), "xdp settings need dataplane: xdp (this frontend uses the proxy dataplane)", "key");
+      }
+      continue;
+    }
+    if (fe.protocol !== "tcp" && fe.protocol !== "udp") {
+      add(at("protocol"), `the XDP dataplane balances tcp and udp only (this frontend is ${fe.protocol})`);
+    }
+    if (fe.xdp === undefined) {
+      add(
+        at("dataplane"),
+        "dataplane xdp needs an xdp block, at least the interface: xdp: { interface: eth0 }",
+      );
+      continue;
+    }
+    if (isWildcard(fe.listen.host)) {
+      add(at("listen"), `the XDP dataplane needs a concrete VIP address, not ${fe.listen.host}`);
+    }
+    const vipFamily = ipFamily(fe.listen.host);
+    if (fe.xdp.natAddress !== undefined && ipFamily(fe.xdp.natAddress) !== vipFamily) {
+      add(
+        at("xdp", "nat-address"),
+        `nat-address ${fe.xdp.natAddress} is not IPv${vipFamily} like the VIP ${fe.listen.host}`,
+      );
+    }
+    if (fe.xdp.fragments) {
+      const key = `${fe.protocol} ${canonicalIp(fe.listen.host)}`;
+      const owner = fragmentOwners.get(key);
+      if (owner !== undefined) {
+        add(
+          at("xdp", "fragments"),
+          `frontends.${owner} already hashes ${fe.protocol} fragments to ${fe.listen.host}: fragments carry no ports, so one frontend per address and protocol may do this`,
+        );
+      } else {
+        fragmentOwners.set(key, name);
+      }
+    }
+    const svc = config.services[fe.service];
+    if (svc === undefined) continue; // a dangling reference is reported by checkReferences
+    if (svc.algorithm !== "maglev") {
+      add(
+        at("service"),
+        `service "${svc.name}" uses algorithm ${svc.algorithm}: the XDP dataplane balances with maglev only`,
+      );
+    }
+    ringUsed += svc.maglev.tableSize;
+    if (ringUsed > ringEntries) {
+      add(
+        at("service"),
+        `the Maglev tables of the XDP frontends up to this one need ${ringUsed} ring slots; runtime.xdp.ring-entries is ${ringEntries}`,
+      );
+    }
+    issues.push(...checkXdpBackends(config, name, fe));
+  }
+  return issues;
+}
+
+/** Every backend of an XDP VIP is in the VIP's family, and (dsr) on the VIP's port: one issue per rule. */
+function checkXdpBackends(config: Config, name: string, fe: FrontendConfig): PendingIssue[] {
+  const issues: PendingIssue[] = [];
+  const svc = config.services[fe.service];
+  const vipFamily = ipFamily(fe.listen.host);
+  const otherFamily: string[] = [];
+  const otherPort: string[] = [];
+  const seen = new Set<string>();
+  for (const member of svc.pools.flatMap((p) => p.members)) {
+    const b = config.backends[member.backend];
+    if (b === undefined || seen.has(b.name)) continue;
+    seen.add(b.name);
+    if (ipFamily(b.address) !== vipFamily) otherFamily.push(`${b.name} (${b.address})`);
+    else if (fe.xdp?.mode === "dsr" && b.port !== fe.listen.port) otherPort.push(`${b.name} on ${b.port}`);
+  }
+  if (otherFamily.length > 0) {
+    issues.push({
+      path: ["frontends", name, "service"],
+      message: `the XDP dataplane does not translate between address families; backends not IPv${vipFamily} like the VIP: ${otherFamily.join(", ")}`,
+      at: "value",
+    });
+  }
+  if (otherPort.length > 0) {
+    issues.push({
+      path: ["frontends", name, "listen"],
+      message: `in xdp mode dsr every backend listens on the VIP's port ${fe.listen.port}: ${otherPort.join(", ")} (use mode nat to change ports)`,
+      at: "value",
+    });
+  }
   return issues;
 }

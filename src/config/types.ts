@@ -129,7 +129,8 @@ export interface FrontendConfig {
   listen: HostPort;
   protocol: Protocol;
   service: string;
-  dataplane: "proxy";
+  /** proxy: userspace listener (default). xdp: the kernel fast path (docs/xdp.md); needs `xdp`. */
+  dataplane: "proxy" | "xdp";
   /** Backend connect timeout, ms (default 3000). */
   connectTimeout: number;
   /** Close a connection after this long without bytes either way, ms (default 300000). */
@@ -152,6 +153,34 @@ export interface FrontendConfig {
   http?: HttpSettings;
   /** https: certificates and ALPN, normalized by config/routes.ts. */
   tls?: TlsSettings;
+  /** Present exactly when dataplane is "xdp". */
+  xdp?: XdpFrontendConfig;
+}
+
+/** A frontend's XDP settings (structurally the XdpFrontendOptions the XDP dataplane reads). */
+export interface XdpFrontendConfig {
+  /** Interface the VIP's traffic arrives on; the program is attached there. */
+  interface: string;
+  /** dsr: rewrite the destination MAC only (backends hold the VIP on loopback). nat: rewrite addresses. */
+  mode: "dsr" | "nat";
+  /** nat only: our address on the backends' side (same family as the VIP). */
+  natAddress?: string;
+  /** nat only: source ports handed out, inclusive (default 61000-65535). */
+  natPorts: { min: number; max: number };
+  /** Hash on (source, destination, protocol) so IP fragments follow their flow (dsr only). */
+  fragments: boolean;
+}
+
+/** `runtime.xdp`: how the XDP program is loaded and attached (defaults filled when the block is written). */
+export interface XdpRuntimeConfig {
+  /** bpffs directory for the pinned maps (default /sys/fs/bpf/lodestone). */
+  pinRoot: string;
+  /** auto tries native (driver) XDP, then generic. */
+  attachMode: "auto" | "native" | "generic";
+  /** Slots of the shared Maglev ring array (default 1048576). */
+  ringEntries: number;
+  /** Detach from interfaces on stop (default true); false leaves the fast path forwarding. */
+  detachOnStop: boolean;
 }
 
 export interface AdminConfig {
@@ -174,6 +203,8 @@ export interface RuntimeConfig {
   /** SIGTERM: how long open connections may finish, ms (default 10000). */
   drainTimeout: number;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+  /** Present when `runtime.xdp` is written; absent = the XDP defaults (XDP_RUNTIME_DEFAULTS). */
+  xdp?: XdpRuntimeConfig;
 }
 
 export interface Config {

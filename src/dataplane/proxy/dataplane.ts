@@ -105,9 +105,13 @@ export class ProxyDataplane implements Dataplane {
   async #apply(desired: DesiredState): Promise<void> {
     if (this.#stopped) throw new LodestoneError("DATAPLANE_STOPPED", "the proxy dataplane has been stopped");
     const failures: Error[] = [];
-    for (const action of planApply(this.#running, desired.frontends)) {
+    // Frontends of the XDP dataplane are balanced in the kernel: nothing listens here for them.
+    const frontends = Object.fromEntries(
+      Object.entries(desired.frontends).filter(([, f]) => f.settings.dataplane !== "xdp"),
+    );
+    for (const action of planApply(this.#running, frontends)) {
       const { name } = action;
-      const f = desired.frontends[name];
+      const f = frontends[name];
       if (action.kind === "remove" || action.kind === "replace") {
         const r = this.#running.get(name)!;
         this.#running.delete(name);

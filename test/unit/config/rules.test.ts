@@ -38,6 +38,17 @@ interface Case {
   message: RegExp;
 }
 
+/**
+ * Make `fe` an XDP frontend: svc becomes maglev, both backends move to port 9001 (dsr keeps
+ * ports) and fe's line is replaced by `fe` (the inside of its mapping).
+ */
+const XDP = (fe: string): [string | RegExp, string][] => [
+  ["    pools:\n", "    algorithm: maglev\n    pools:\n"],
+  ["port: 9002", "port: 9001"],
+  [/ {2}fe: \{.*\}\n/, `  fe: { ${fe} }\n`],
+];
+const XDP_FE = "listen: 10.9.0.1:9001, service: svc, dataplane: xdp";
+
 /** Append a frontend at the end of the file. */
 const FE2 = (listen: string, protocol = "tcp", name = "fe2") =>
   [/\n$/, `\n  ${name}: { listen: "${listen}", protocol: ${protocol}, service: svc }\n`] as [RegExp, string];
@@ -369,6 +380,189 @@ const cases: Case[] = [
     at: ["[fe]"],
     message: /expected a mapping of name -> settings, got a list/,
   },
+  {
+    rule: "dataplane xdp needs an xdp block",
+    edits: XDP(XDP_FE),
+    path: "frontends.fe.dataplane",
+    at: ["dataplane: xdp", 11],
+    message: /dataplane xdp needs an xdp block, at least the interface/,
+  },
+  {
+    rule: "an xdp block needs dataplane xdp",
+    edits: [["service: svc }", "service: svc, xdp: { interface: eth0 } }"]],
+    path: "frontends.fe.xdp",
+    at: ["xdp:"],
+    message: /xdp settings need dataplane: xdp/,
+  },
+  {
+    rule: "the dataplane is proxy or xdp",
+    edits: [["service: svc }", "service: svc, dataplane: dpdk }"]],
+    path: "frontends.fe.dataplane",
+    at: ["dpdk"],
+    message: /expected one of proxy, xdp/,
+  },
+  {
+    rule: "xdp interface names follow Linux's rules (no '/')",
+    edits: XDP(`${XDP_FE}, xdp: { interface: eth0/1 }`),
+    path: "frontends.fe.xdp.interface",
+    at: ["eth0/1"],
+    message: /"eth0\/1" is not a Linux interface name/,
+  },
+  {
+    rule: "xdp interface names are at most 15 characters",
+    edits: XDP(`${XDP_FE}, xdp: { interface: abcdefghijklmnop }`),
+    path: "frontends.fe.xdp.interface",
+    at: ["abcdefghijklmnop"],
+    message: /is not a Linux interface name: 1 to 15 characters/,
+  },
+  {
+    rule: "xdp frontends are tcp or udp",
+    edits: XDP(`${XDP_FE}, protocol: http, xdp: { interface: eth0 }`),
+    path: "frontends.fe.protocol",
+    at: ["http,"],
+    message: /the XDP dataplane balances tcp and udp only \(this frontend is http\)/,
+  },
+  {
+    rule: "an xdp VIP is a concrete address",
+    edits: XDP("listen: 0.0.0.0:9001, service: svc, dataplane: xdp, xdp: { interface: eth0 }"),
+    path: "frontends.fe.listen",
+    at: ["0.0.0.0:9001"],
+    message: /needs a concrete VIP address, not 0\.0\.0\.0/,
+  },
+  {
+    rule: "xdp mode nat needs nat-address",
+    edits: XDP(`${XDP_FE}, xdp: { interface: eth0, mode: nat }`),
+    path: "frontends.fe.xdp.mode",
+    at: ["nat }"],
+    message: /mode nat needs nat-address/,
+  },
+  {
+    rule: "xdp nat-address is in the VIP's family",
+    edits: XDP(`${XDP_FE}, xdp: { interface: eth0, mode: nat, nat-address: "fd00::2" }`),
+    path: "frontends.fe.xdp.nat-address",
+    at: ['"fd00::2"'],
+    message: /nat-address fd00::2 is not IPv4 like the VIP 10\.9\.0\.1/,
+  },
+  {
+    rule: "xdp nat-address is an IP literal",
+    edits: XDP(`${XDP_FE}, xdp: { interface: eth0, mode: nat, nat-address: lb.local }`),
+    path: "frontends.fe.xdp.nat-address",
+    at: ["lb.local"],
+    message: /"lb\.local" is not an IP address/,
+  },
+  {
+    rule: "xdp nat-address is only for mode nat",
+    edits: XDP(`${XDP_FE}, xdp: { interface: eth0, nat-address: 10.9.0.2 }`),
+    path: "frontends.fe.xdp.nat-address",
+    at: ["10.9.0.2"],
+    message: /nat-address is only used with mode nat \(this block is mode dsr\)/,
+  },
+  {
+    rule: "xdp nat-ports is a range min-max with min <= max",
+    edits: XDP(
+      `${XDP_FE}, xdp: { interface: eth0, mode: nat, nat-address: 10.9.0.2, nat-ports: "65000-61000" }`,
+    ),
+    path: "frontends.fe.xdp.nat-ports",
+    at: ['"65000-61000"'],
+    message: /expected a port range "min-max" from 1 to 65535/,
+  },
+  {
+    rule: "xdp fragments need mode dsr",
+    edits: XDP(`${XDP_FE}, xdp: { interface: eth0, mode: nat, nat-address: 10.9.0.2, fragments: true }`),
+    path: "frontends.fe.xdp.fragments",
+    at: ["true"],
+    message: /fragments needs mode dsr/,
+  },
+  {
+    rule: "xdp frontends need a maglev service",
+    edits: [
+      ["port: 9002", "port: 9001"],
+      [/ {2}fe: \{.*\}\n/, `  fe: { ${XDP_FE}, xdp: { interface: eth0 } }\n`],
+    ],
+    path: "frontends.fe.service",
+    at: ["service: svc,", 9],
+    message: /service "svc" uses algorithm round-robin: the XDP dataplane balances with maglev only/,
+  },
+  {
+    rule: "xdp mode dsr keeps the port: every backend listens on the VIP's port",
+    edits: XDP("listen: 10.9.0.1:80, service: svc, dataplane: xdp, xdp: { interface: eth0 }"),
+    path: "frontends.fe.listen",
+    at: ["10.9.0.1:80"],
+    message: /every backend listens on the VIP's port 80: b1 on 9001, b2 on 9001 \(use mode nat/,
+  },
+  {
+    rule: "xdp backends are in the VIP's family",
+    edits: XDP('listen: "[fd00::1]:9001", service: svc, dataplane: xdp, xdp: { interface: eth0 }'),
+    path: "frontends.fe.service",
+    at: ["service: svc,", 9],
+    message: /backends not IPv6 like the VIP: b1 \(127\.0\.0\.1\), b2 \(127\.0\.0\.1\)/,
+  },
+  {
+    rule: "one xdp frontend per address and protocol hashes fragments",
+    edits: [
+      ...XDP(`${XDP_FE}, xdp: { interface: eth0, fragments: true }`),
+      [
+        /\n$/,
+        "\n  fe2: { listen: 10.9.0.1:9002, service: svc2, dataplane: xdp, xdp: { interface: eth1, fragments: true } }\n",
+      ],
+      ["services:\n", "  b3: { address: 127.0.0.1, port: 9002 }\nservices:\n"],
+      [
+        "frontends:\n",
+        "  svc2: { algorithm: maglev, pools: [{ name: p, backends: { b3: {} } }] }\nfrontends:\n",
+      ],
+    ],
+    path: "frontends.fe2.xdp.fragments",
+    at: ["eth1, fragments: true", 17],
+    message: /frontends\.fe already hashes tcp fragments to 10\.9\.0\.1/,
+  },
+  {
+    rule: "two xdp frontends on one VIP and protocol conflict",
+    edits: [
+      ...XDP(`${XDP_FE}, xdp: { interface: eth0 }`),
+      [/\n$/, "\n  fe2: { listen: 10.9.0.1:9001, service: svc, dataplane: xdp, xdp: { interface: eth1 } }\n"],
+    ],
+    path: "frontends.fe2.listen",
+    at: ["10.9.0.1:9001, service: svc, dataplane: xdp, xdp: { interface: eth1"],
+    message: /tcp 10\.9\.0\.1:9001 conflicts with frontends\.fe\.listen/,
+  },
+  {
+    rule: "a proxy wildcard listener conflicts with an xdp VIP on its port",
+    edits: [...XDP(`${XDP_FE}, xdp: { interface: eth0 }`), FE2("0.0.0.0:9001")],
+    path: "frontends.fe2.listen",
+    at: ['"0.0.0.0:9001"'],
+    message: /tcp 0\.0\.0\.0:9001 conflicts with frontends\.fe\.listen/,
+  },
+  {
+    rule: "xdp rings must fit runtime.xdp.ring-entries",
+    edits: [
+      ...XDP(`${XDP_FE}, xdp: { interface: eth0 }`),
+      ["frontends:\n", "runtime: { xdp: { ring-entries: 1024 } }\nfrontends:\n"],
+    ],
+    path: "frontends.fe.service",
+    at: ["service: svc,", 9],
+    message: /need 65537 ring slots; runtime\.xdp\.ring-entries is 1024/,
+  },
+  {
+    rule: "runtime.xdp.attach-mode is auto, native or generic",
+    edits: [["frontends:\n", "runtime: { xdp: { attach-mode: skb } }\nfrontends:\n"]],
+    path: "runtime.xdp.attach-mode",
+    at: ["skb"],
+    message: /expected auto, native or generic/,
+  },
+  {
+    rule: "runtime.xdp.pin-root is an absolute path",
+    edits: [["frontends:\n", "runtime: { xdp: { pin-root: bpf/lodestone } }\nfrontends:\n"]],
+    path: "runtime.xdp.pin-root",
+    at: ["bpf/lodestone"],
+    message: /expected an absolute directory path/,
+  },
+  {
+    rule: "runtime.xdp has only its four keys",
+    edits: [["frontends:\n", "runtime: { xdp: { detach: false } }\nfrontends:\n"]],
+    path: "runtime.xdp.detach",
+    at: ["detach"],
+    message: /unknown key "detach"; allowed keys: pin-root, attach-mode, ring-entries, detach-on-stop/,
+  },
 ];
 
 test("the base config of the rule table is valid", () => {
@@ -440,6 +634,35 @@ const valid: { rule: string; edits: [string | RegExp, string][] }[] = [
   {
     rule: "routes on an http frontend are accepted",
     edits: [["service: svc }", "protocol: http, service: svc, routes: [{ match: {} }] }"]],
+  },
+  {
+    rule: "an xdp dsr frontend with its block is valid",
+    edits: XDP(`${XDP_FE}, xdp: { interface: eth0 }`),
+  },
+  {
+    rule: "an xdp nat frontend may change ports",
+    edits: XDP(
+      'listen: 10.9.0.1:80, protocol: udp, service: svc, dataplane: xdp, xdp: { interface: "veth-lb.1", mode: nat, nat-address: 10.9.0.2, nat-ports: "62000-62999" }',
+    ),
+  },
+  {
+    rule: "xdp tcp and udp VIPs may share an address and port",
+    edits: [
+      ...XDP(`${XDP_FE}, xdp: { interface: eth0, fragments: true }`),
+      [
+        /\n$/,
+        "\n  fe2: { listen: 10.9.0.1:9001, protocol: udp, service: svc, dataplane: xdp, xdp: { interface: eth0, fragments: true } }\n",
+      ],
+    ],
+  },
+  {
+    rule: "runtime.xdp with every key is valid",
+    edits: [
+      [
+        "frontends:\n",
+        "runtime: { xdp: { pin-root: /sys/fs/bpf/ls, attach-mode: native, ring-entries: 2048, detach-on-stop: false } }\nfrontends:\n",
+      ],
+    ],
   },
   {
     rule: "empty sections are allowed",
