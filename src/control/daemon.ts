@@ -95,9 +95,13 @@ export function workerCount(workers: number | "auto"): number {
 async function defaultDataplanes(config: Config, log: Logger): Promise<Dataplane[]> {
   const n = workerCount(config.runtime.workers);
   const dpLog = log.child({ component: "dataplane" });
+  // The XDP dataplane (kernel fast path) is created when the config has an XDP frontend
+  // at start; it gets the same desired state and ignores non-XDP frontends, as the proxy
+  // ignores XDP ones. A reload that adds the first XDP frontend needs a restart.
+  const xdp = await xdpDataplane(config, log);
   if (n === 1) {
     const { ProxyDataplane } = await import("../dataplane/proxy/dataplane.ts");
-    return [new ProxyDataplane({ log: dpLog, drainTimeout: config.runtime.drainTimeout })];
+    return [new ProxyDataplane({ log: dpLog, drainTimeout: config.runtime.drainTimeout }), ...xdp];
   }
   const { WorkerPoolDataplane } = await import("../dataplane/proxy/workers.ts");
   return [
@@ -106,6 +110,24 @@ async function defaultDataplanes(config: Config, log: Logger): Promise<Dataplane
       log: dpLog,
       logLevel: config.runtime.logLevel,
       drainTimeout: config.runtime.drainTimeout,
+    }),
+    ...xdp,
+  ];
+}
+
+/** [XdpDataplane] when a frontend has dataplane xdp, else [] (libbpf is then never loaded). */
+async function xdpDataplane(config: Config, log: Logger): Promise<Dataplane[]> {
+  if (!Object.values(config.frontends).some((f) => f.dataplane === "xdp")) return [];
+  const { XdpDataplane } = await import("../dataplane/xdp/dataplane.ts");
+  const xdpLog = log.child({ component: "xdp" });
+  const r = config.runtime.xdp;
+  return [
+    new XdpDataplane({
+      pinRoot: r?.pinRoot,
+      attachMode: r?.attachMode,
+      ringEntries: r?.ringEntries,
+      detachOnStop: r?.detachOnStop,
+      log: (level, message) => xdpLog[level](message),
     }),
   ];
 }
