@@ -2,6 +2,7 @@
 // exports `register(program)`; this file only wires them together.
 import { Command } from "commander";
 import { register as registerConfig } from "./commands/config.ts";
+import { register as registerLab } from "./commands/lab.ts";
 import { register as registerMaglev } from "./commands/maglev.ts";
 import { register as registerRun } from "./commands/run.ts";
 import { register as registerSchema } from "./commands/schema.ts";
@@ -29,6 +30,7 @@ for (const register of [
   registerWatch,
   registerShell,
   registerXdp,
+  registerLab,
 ])
   register(program);
 
