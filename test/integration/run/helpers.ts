@@ -276,3 +276,33 @@ export function yamlConfig(s: YamlSpec): string {
   lines.push(s.runtime ?? "runtime: { warmup: { max-wait: 3s }, drain-timeout: 2s, log-level: info }");
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * Cleanup steps run in reverse order, each bounded in time, so one stuck close can
+ * never hang the test file (a step that overruns is reported on stderr).
+ */
+export class Cleanup {
+  readonly #steps: { label: string; fn: () => Promise<unknown> | unknown }[] = [];
+
+  add(label: string, fn: () => Promise<unknown> | unknown): void {
+    this.#steps.push({ label, fn });
+  }
+
+  async run(stepTimeoutMs = 5000): Promise<void> {
+    for (const { label, fn } of this.#steps.splice(0).reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), stepTimeoutMs);
+      });
+      try {
+        const r = await Promise.race([Promise.resolve().then(fn), timeout]);
+        if (r === "timeout")
+          process.stderr.write(`cleanup step "${label}" took over ${stepTimeoutMs}ms; moving on\n`);
+      } catch (err) {
+        process.stderr.write(`cleanup step "${label}" failed: ${(err as Error).message}\n`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+}

@@ -2,24 +2,28 @@
 import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
-import { freePort, LodestoneProcess, NamedBackend, tally, whoAnswers, yamlConfig } from "./helpers.ts";
+import {
+  Cleanup,
+  freePort,
+  LodestoneProcess,
+  NamedBackend,
+  tally,
+  whoAnswers,
+  yamlConfig,
+} from "./helpers.ts";
 
-const cleanup: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+const cleanup = new Cleanup();
+after(() => cleanup.run());
 
 async function backends(...names: string[]): Promise<NamedBackend[]> {
   const list = await Promise.all(names.map((n) => new NamedBackend(n).start()));
-  cleanup.push(async () => {
-    for (const b of list) await b.kill();
-  });
+  for (const b of list) cleanup.add(`backend ${b.name}`, () => b.kill());
   return list;
 }
 
 async function lodestone(yaml: string): Promise<LodestoneProcess> {
   const p = await LodestoneProcess.spawn(yaml);
-  cleanup.push(() => p.close());
+  cleanup.add("lodestone", () => p.close());
   return p;
 }
 
@@ -235,9 +239,17 @@ describe("lodestone run: warmup", () => {
   test("max-wait ends warmup with a silent backend still unknown (weight 0) and the others serving", async () => {
     const [a] = await backends("a");
     // Accepts connections and never answers: an http check against it can only time out.
-    const silent = createServer((s) => s.on("error", () => {}));
+    const silentSockets = new Set<Socket>();
+    const silent = createServer((s) => {
+      silentSockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => silentSockets.delete(s));
+    });
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
-    cleanup.push(() => new Promise((r) => silent.close(() => r())));
+    cleanup.add("silent server", () => {
+      for (const s of silentSockets) s.destroy();
+      return new Promise((r) => silent.close(() => r(undefined)));
+    });
     const silentPort = (silent.address() as { port: number }).port;
     const port = await freePort();
     const yaml = `healthchecks:

@@ -1,24 +1,20 @@
 // `lodestone run` as a user runs it: a real process, real backends, real connections.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { freePort, LodestoneProcess, NamedBackend, tally, yamlConfig } from "./helpers.ts";
+import { Cleanup, freePort, LodestoneProcess, NamedBackend, tally, yamlConfig } from "./helpers.ts";
 
-const cleanup: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+const cleanup = new Cleanup();
+after(() => cleanup.run());
 
 async function backends(...names: string[]): Promise<NamedBackend[]> {
   const list = await Promise.all(names.map((n) => new NamedBackend(n).start()));
-  cleanup.push(async () => {
-    for (const b of list) await b.kill();
-  });
+  for (const b of list) cleanup.add(`backend ${b.name}`, () => b.kill());
   return list;
 }
 
 async function lodestone(yaml: string): Promise<LodestoneProcess> {
   const p = await LodestoneProcess.spawn(yaml);
-  cleanup.push(() => p.close());
+  cleanup.add("lodestone", () => p.close());
   return p;
 }
 

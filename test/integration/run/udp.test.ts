@@ -2,12 +2,10 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { after, test } from "node:test";
-import { LodestoneProcess, yamlConfig } from "./helpers.ts";
+import { Cleanup, LodestoneProcess, yamlConfig } from "./helpers.ts";
 
-const cleanup: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+const cleanup = new Cleanup();
+after(() => cleanup.run());
 
 function bind(sock: Socket, port = 0): Promise<number> {
   return new Promise((resolve) => sock.bind(port, "127.0.0.1", () => resolve(sock.address().port)));
@@ -30,7 +28,7 @@ async function udpBackend(name: string): Promise<{ port: number; sources: number
     sock.send(`${name} ${rinfo.port} ${msg.toString()}`, rinfo.port, rinfo.address);
   });
   const port = await bind(sock);
-  cleanup.push(() => new Promise<void>((r) => sock.close(() => r())));
+  cleanup.add(`udp backend ${name}`, () => new Promise<void>((r) => sock.close(() => r())));
   return { port, sources };
 }
 
@@ -57,12 +55,12 @@ test("UDP datagrams round-trip through run, replies come from the frontend, idle
       frontendExtra: "udp: { session-timeout: 300ms }",
     }),
   );
-  cleanup.push(() => lb.close());
+  cleanup.add("lodestone", () => lb.close());
   await lb.ready();
   const client = createSocket("udp4");
   client.on("error", () => {});
   await bind(client);
-  cleanup.push(() => new Promise<void>((r) => client.close(() => r())));
+  cleanup.add("udp client", () => new Promise<void>((r) => client.close(() => r())));
 
   const one = await ask(client, port, "one");
   assert.equal(one.from, `127.0.0.1:${port}`, "the reply comes from the frontend address");
