@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 #   clang, llvm         - compile the XDP program (src/dataplane/xdp/bpf) to BPF bytecode
 #   libbpf-dev          - bpf_helpers.h for that build, and libbpf.so.1 the loader calls through koffi
 #   bpftool             - XDP tests check the verifier and inspect maps/links with it
-packages=(curl openssl haproxy nginx wrk libnginx-mod-stream iproute2 procps clang llvm libbpf-dev bpftool)
+#   nftables            - bench/xdp.ts compares the XDP VIP with kernel DNAT (nft) in a namespace
+packages=(curl openssl haproxy nginx wrk libnginx-mod-stream iproute2 procps clang llvm libbpf-dev bpftool nftables)
 
 missing=()
 for p in "${packages[@]}"; do
