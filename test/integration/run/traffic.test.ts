@@ -146,3 +146,43 @@ describe("lodestone run: worker processes", () => {
     assert.equal(await lb.exited, 0);
   });
 });
+
+describe("lodestone run: agent check", () => {
+  test("an agent saying 'drain' takes new connections away; 'ready 50%' brings it back at half share", async () => {
+    const [a, b] = await backends("a", "b");
+    let reply = "up";
+    const { createServer } = await import("node:net");
+    const agent = createServer((s) => {
+      s.on("error", () => {});
+      s.end(`${reply}\n`);
+    });
+    await new Promise<void>((r) => agent.listen(0, "127.0.0.1", () => r()));
+    cleanup.add("agent server", () => new Promise((r) => agent.close(() => r(undefined))));
+    const agentPort = (agent.address() as { port: number }).port;
+    const port = await freePort();
+    const yaml = `healthchecks:
+  agt: { type: agent, port: ${agentPort}, interval: 100ms, fast-interval: 100ms, down-interval: 100ms, timeout: 100ms, rise: 1, fall: 1, jitter: 0 }
+backends:
+  a: { address: 127.0.0.1, port: ${a.port}, healthcheck: agt }
+  b: { address: 127.0.0.1, port: ${b.port} }
+services:
+  svc: { algorithm: weighted-round-robin, pools: [ { name: main, backends: { a: {}, b: {} } } ] }
+frontends:
+  fe: { listen: 127.0.0.1:${port}, protocol: tcp, service: svc }
+`;
+    const lb = await lodestone(yaml);
+    await lb.ready();
+    assert.deepEqual(await tally(port, 10), { a: 5, b: 5 });
+
+    let mark = lb.mark();
+    reply = "drain";
+    await lb.waitFor((l) => l.msg === "weight change" && l.backend === "a" && l.to === 0, 5000, mark);
+    assert.deepEqual(await tally(port, 6), { b: 6 });
+
+    mark = lb.mark();
+    reply = "ready 50%"; // HAProxy: only "ready" ends a drain
+    await lb.waitFor((l) => l.msg === "weight change" && l.backend === "a" && l.to === 50, 5000, mark);
+    const counts = await tally(port, 30);
+    assert.deepEqual(counts, { a: 10, b: 20 });
+  });
+});
