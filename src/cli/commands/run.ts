@@ -75,6 +75,15 @@ async function run(opts: RunOptions): Promise<number> {
     d.log.info("SIGHUP: reloading configuration");
     d.reload().catch((err) => d.log.error({ err }, "reload failed"));
   };
+  // A bug that escapes every handler still ends the process (its state is unknown),
+  // but through the structured log, so operators see it where they see the rest.
+  const fatal = (err: unknown) => {
+    if (daemon) daemon.log.fatal({ err }, "fatal: uncaught error, exiting");
+    else process.stderr.write(`lodestone run: fatal: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", fatal);
+  process.on("unhandledRejection", fatal);
   const onTerm = () => stop("SIGTERM");
   const onInt = () => stop("SIGINT");
   process.on("SIGTERM", onTerm);
