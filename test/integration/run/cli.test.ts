@@ -92,7 +92,8 @@ test("--demo serves alternating demo backends, fails over when their checks fail
     out += d;
   });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  await eventually(() => out.includes('"msg":"ready"'), 10_000);
+  // The demo's instructions are its last startup lines (after "ready" and the admin API).
+  await eventually(() => out.includes("Ctrl-C stops everything"), 10_000);
   assert.match(out, /curl http:\/\/127\.0\.0\.1:\d+\//);
   const [fe, p1, p2] = ports;
   const answers = [await get(fe, "/"), await get(fe, "/"), await get(fe, "/"), await get(fe, "/")];
