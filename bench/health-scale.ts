@@ -2,7 +2,7 @@
 // ~20 s; reports the checker process's CPU time as a percentage of one core.
 //
 //   ./node_modules/.bin/node bench/health-scale.ts [--backends 2000] [--seconds 20]
-//       [--type http|tcp] [--timers heap|timeouts] [--batch-ms 5] [--servers 8]
+//       [--type http|tcp] [--timers heap|timeouts] [--batch-ms 10] [--servers 8]
 //
 // The backends are a handful of tiny node:http servers in a CHILD process (so
 // their CPU is not counted), each listed under many backend names: every
@@ -23,7 +23,7 @@ const { values: opts } = parseArgs({
     warmup: { type: "string", default: "3" },
     type: { type: "string", default: "http" },
     timers: { type: "string", default: "heap" },
-    "batch-ms": { type: "string", default: "5" },
+    "batch-ms": { type: "string", default: "10" },
     servers: { type: "string", default: "8" },
     "serve-only": { type: "boolean", default: false },
   },

@@ -183,3 +183,37 @@ describe("TransitionHistory", () => {
     assert.equal(h.list().length, 1);
   });
 });
+
+describe("HeapTimerQueue batching", () => {
+  test("an entry rescheduled from its own callback within batchMs waits for the next wakeup", () => {
+    const f = fakeClock();
+    const q = new HeapTimerQueue(f.clock, 10);
+    let runs = 0;
+    const tick = () => {
+      runs++;
+      q.schedule("self", 3, tick);
+    };
+    q.schedule("self", 3, tick);
+    f.advance(10);
+    assert.equal(runs, 3); // at 3, 6, 9: never twice in one wakeup
+  });
+
+  test("a callback can cancel or reschedule an entry of the same batch", () => {
+    const f = fakeClock();
+    const q = new HeapTimerQueue(f.clock, 10);
+    const fired: string[] = [];
+    q.schedule("a", 1, () => {
+      fired.push("a");
+      q.cancel("b");
+      q.schedule("c", 50, () => fired.push("c-late"));
+    });
+    q.schedule("b", 2, () => fired.push("b"));
+    q.schedule("c", 3, () => fired.push("c"));
+    f.advance(20);
+    assert.deepEqual(fired, ["a"]);
+    assert.equal(q.size, 1);
+    f.advance(100);
+    assert.deepEqual(fired, ["a", "c-late"]);
+    assert.equal(q.size, 0);
+  });
+});
