@@ -281,6 +281,9 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
  * tag, every lab (every `lslab-` name). Returns what was removed.
  */
 export async function labDown(tag?: string): Promise<string[]> {
+  if (tag !== undefined && !/^[a-z0-9]{1,8}$/.test(tag)) {
+    throw new LodestoneError("LAB_BAD_TAG", `lab tag "${tag}": 1 to 8 lowercase letters or digits`);
+  }
   const prefix = tag === undefined ? LAB_PREFIX : `${LAB_PREFIX}${tag}-`;
   const removed = await destroyLabNamespaces(prefix);
   const match = (name: string) =>
@@ -339,7 +342,7 @@ export function formatLabReport(r: LabReport): string {
   lines.push(
     r.left === "running"
       ? `left running: try \`ip netns exec ${r.prefix}-cl curl http://${LAB_V4.vip}/\`, ` +
-          `\`lodestone xdp status --pin-root ${r.pinRoot}\`; logs in ${r.stateDir}. Remove with \`lodestone lab down\`.`
+          `\`lodestone xdp status --pin-root ${r.pinRoot}\`; logs in ${r.stateDir}. Remove with \`lodestone lab down${r.prefix === `${LAB_PREFIX}lab` ? "" : ` --tag ${r.prefix.slice(LAB_PREFIX.length)}`}\`.`
       : "removed everything it made.",
   );
   return `${lines.join("\n")}\n`;

@@ -1,6 +1,6 @@
 // `lodestone lab` / `lodestone lab down`: an XDP load balancer in network namespaces
 // (src/lab/), with load and per-backend counters; `down` removes all of it. Root only.
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { LodestoneError } from "../../errors.ts";
 import { formatLabReport, labDown, runLab } from "../../lab/lab.ts";
 
@@ -9,8 +9,8 @@ type Out = (s: string) => void;
 function positive(what: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new LodestoneError("BAD_ARGUMENT", `${what} must be a positive number`);
+    // commander reports this as a usage error naming the option, without a stack trace.
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number`);
     return n;
   };
 }
@@ -30,7 +30,7 @@ export function register(
     .description(
       "Build an XDP load balancer in network namespaces (client, balancer, 3 backends), drive load, print counters (root, Linux)",
     )
-    .option("--tag <tag>", "names are lslab-<tag>-*", "lab")
+    .option("--tag <tag>", "names are lslab-<tag>-* (1 to 8 lowercase letters or digits)", "lab")
     .option("--requests <n>", "requests in total, half to each VIP", positive("--requests"), 300)
     .option("--seconds <s>", "longest the load may run", positive("--seconds"), 10)
     .option("--attach-mode <mode>", "auto, native or generic", "auto")
@@ -66,10 +66,13 @@ export function register(
     );
   lab
     .command("down")
-    .description("Remove every lab (lslab-*): processes, namespaces, pinned maps, state")
-    .action(async () => {
+    .description("Remove a lab (lslab-<tag>-*): its processes, namespaces, pinned maps, state")
+    .option("--all", "remove every lslab-* lab, including a running bench:xdp")
+    .action(async (o: { all?: boolean }) => {
       try {
-        const removed = await labDown();
+        // --tag belongs to `lab` (commander gives it the parent even after "down").
+        const tag = (lab.opts() as { tag: string }).tag;
+        const removed = await labDown(o.all ? undefined : tag);
         out(removed.length ? `removed ${removed.join(", ")}\n` : "no lab to remove\n");
       } catch (e) {
         process.exitCode = report(err, e);
