@@ -142,6 +142,11 @@ export class Reconciler {
     this.#lastErrors = errors;
     this.#applies++;
     log?.info({ version: next.version, reasons }, "applied desired state");
-    this.#opts.onApplied?.(next, previous, errors);
+    try {
+      this.#opts.onApplied?.(next, previous, errors);
+    } catch (err) {
+      // Reporting must never stop reconciling.
+      log?.error({ err }, "onApplied failed");
+    }
   }
 }

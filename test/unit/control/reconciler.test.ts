@@ -145,3 +145,20 @@ test("a compute that throws leaves the last applied state in place", async () =>
   assert.deepEqual(dp.applied, [1]);
   assert.equal(r.current?.version, 1);
 });
+
+test("an onApplied that throws does not stop later reconciles", async () => {
+  const dp = new RecordingDataplane("a");
+  const input = { n: 1 };
+  const r = new Reconciler({
+    compute: stateOf(input),
+    dataplanes: [dp],
+    onApplied: () => {
+      throw new Error("reporting bug");
+    },
+  });
+  await r.open();
+  input.n = 2;
+  r.trigger("next");
+  await r.settled();
+  assert.deepEqual(dp.applied, [1, 2]);
+});
