@@ -100,6 +100,73 @@ export interface HttpSettings {
   maxBodySize: number;
   /** Accept cleartext HTTP/2 with prior knowledge (h2c, e.g. gRPC) on an http frontend. */
   h2c: boolean;
+  /** Per request: other backends tried for an idempotent request whose backend failed before answering (default 2). */
+  retries: number;
+  /** Bound on retries across all requests of the frontend (Envoy-style retry budget). */
+  retryBudget: RetryBudgetSettings;
+  /** Passive outlier detection: backends failing in a row are ejected for a while. */
+  outlier: OutlierSettings;
+  /** Session persistence by a signed cookie naming the backend. */
+  sticky?: StickySettings;
+  /** Consistent hashing (Maglev) on a header, a cookie or the client address instead of the service's algorithm. */
+  hashOn?: HashOnSetting;
+  /** Header rules applied to requests before they go to a backend. */
+  requestHeaders: HeaderRules;
+  /** Header rules applied to responses before they go to the client. */
+  responseHeaders: HeaderRules;
+  /** Add `Via: 1.1 lodestone` to requests and responses. */
+  via: boolean;
+  /** X-Forwarded-For from untrusted clients: append to what they sent, or replace it. */
+  xForwardedFor: "append" | "replace";
+  /**
+   * Clients (e.g. an outer proxy) whose X-Forwarded-* are kept: their X-Forwarded-For is
+   * appended to and their X-Forwarded-Proto/Host pass. When this list is not empty, every
+   * other client's X-Forwarded-* are replaced whatever x-forwarded-for says.
+   */
+  trustedProxies: string[];
+  /** One structured log line per request (info level). */
+  accessLog: boolean;
+}
+
+export interface RetryBudgetSettings {
+  /** Retries may be at most this percentage of the requests in the window (default 20). */
+  percent: number;
+  /** Retries always allowed per second whatever the percentage says (default 3). */
+  minPerSecond: number;
+  /** Sliding window, ms (default 10000). */
+  window: number;
+}
+
+export interface OutlierSettings {
+  /** Consecutive 5xx / connect failures that eject a backend (default 5; 0 disables). */
+  consecutiveErrors: number;
+  /** Ejection time = this x number of ejections so far, ms (default 30000)... */
+  baseEjectionTime: number;
+  /** ...capped here, ms (default 300000). */
+  maxEjectionTime: number;
+  /** At most this percentage of a service's backends ejected at once (default 50). */
+  maxEjectedPercent: number;
+}
+
+export interface StickySettings {
+  cookie: {
+    name: string;
+    /** Cookie Max-Age, ms; 0 = a session cookie (default). */
+    ttl: number;
+    /** File holding the HMAC key; absent = a random key per process (cookies do not survive a restart or cross workers). */
+    keyFile?: string;
+  };
+}
+
+export type HashOnSetting = { header: string } | { cookie: string } | "client-ip";
+
+export interface HeaderRules {
+  /** Replace (or add) these fields. */
+  set: Record<string, string>;
+  /** Add these fields (after any existing ones of the same name). */
+  add: Record<string, string>;
+  /** Remove these fields (case-insensitive names). */
+  remove: string[];
 }
 
 export interface TlsCertificate {
@@ -135,6 +202,20 @@ export const HTTP_DEFAULTS: HttpSettings = {
   upstreamIdleTimeout: 4000,
   maxBodySize: 0,
   h2c: false,
+  retries: 2,
+  retryBudget: { percent: 20, minPerSecond: 3, window: 10_000 },
+  outlier: {
+    consecutiveErrors: 5,
+    baseEjectionTime: 30_000,
+    maxEjectionTime: 300_000,
+    maxEjectedPercent: 50,
+  },
+  requestHeaders: { set: {}, add: {}, remove: [] },
+  responseHeaders: { set: {}, add: {}, remove: [] },
+  via: false,
+  xForwardedFor: "append",
+  trustedProxies: [],
+  accessLog: false,
 };
 
 // ---------------------------------------------------------------- schema pieces
@@ -347,8 +428,117 @@ const sizeInt = (min: number, max: number) =>
     .min(min, { error: `expected an integer from ${min} to ${max}` })
     .max(max, { error: `expected an integer from ${min} to ${max}` });
 
-/** `http:` of a frontend: limits and timeouts, defaults filled in. */
-export const httpSettingsSchema = strict({
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const fieldName = z
+  .string({ error: "expected a header name" })
+  .regex(FIELD_NAME, { error: (iss) => `${JSON.stringify(iss.input)} is not a header name` });
+const fieldValue = z
+  .string({ error: "expected a header value (a string)" })
+  .regex(/^[\t\x20-\x7e\x80-\xff]*$/, { error: "header values hold no control characters" });
+
+// Framing and connection fields belong to the proxy: rules may not touch them.
+const PROTECTED_FIELDS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "host",
+]);
+
+const headerRules = strict({
+  set: z.record(fieldName, fieldValue).optional(),
+  add: z.record(fieldName, fieldValue).optional(),
+  remove: z.array(fieldName, { error: "expected a list of header names" }).optional(),
+})
+  .check((ctx) => {
+    const names = [
+      ...Object.keys(ctx.value.set ?? {}),
+      ...Object.keys(ctx.value.add ?? {}),
+      ...(ctx.value.remove ?? []),
+    ];
+    for (const n of names) {
+      if (PROTECTED_FIELDS.has(n.toLowerCase())) {
+        ctx.issues.push({
+          code: "custom",
+          message: `${n} is managed by the proxy (framing/connection) and cannot be set, added or removed`,
+          input: n,
+        });
+      }
+    }
+  })
+  .transform((o): HeaderRules => ({ set: o.set ?? {}, add: o.add ?? {}, remove: o.remove ?? [] }));
+
+const percent = z
+  .number({ error: "expected a percentage from 0 to 100" })
+  .min(0, { error: "expected a percentage from 0 to 100" })
+  .max(100, { error: "expected a percentage from 0 to 100" });
+
+const retryBudgetSchema = strict({
+  percent: percent.optional(),
+  "min-per-second": z
+    .number({ error: "expected a number of retries per second (0 or more)" })
+    .min(0, { error: "expected a number of retries per second (0 or more)" })
+    .optional(),
+  window: durationMs.optional(),
+}).transform(
+  (o): RetryBudgetSettings => ({
+    ...HTTP_DEFAULTS.retryBudget,
+    ...(camel(o) as Partial<RetryBudgetSettings>),
+  }),
+);
+
+const outlierSchema = strict({
+  "consecutive-errors": z
+    .int({ error: "expected an integer from 0 (off) to 1000" })
+    .min(0, { error: "expected an integer from 0 (off) to 1000" })
+    .max(1000, { error: "expected an integer from 0 (off) to 1000" })
+    .optional(),
+  "base-ejection-time": durationMs.optional(),
+  "max-ejection-time": durationMs.optional(),
+  "max-ejected-percent": percent.optional(),
+}).transform(
+  (o): OutlierSettings => ({ ...HTTP_DEFAULTS.outlier, ...(camel(o) as Partial<OutlierSettings>) }),
+);
+
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const cookieName = z
+  .string({ error: "expected a cookie name" })
+  .regex(COOKIE_NAME, { error: (iss) => `${JSON.stringify(iss.input)} is not a cookie name` });
+
+const ttlMs = z
+  .string({ error: "expected a duration such as 1h (or 0s for a session cookie)" })
+  .transform((s, ctx) => {
+    const r = parseDuration(s);
+    if (r.ok) return r.ms;
+    ctx.issues.push({ code: "custom", message: r.message, input: s });
+    return z.NEVER;
+  });
+
+const stickySchema = strict({
+  cookie: strict({
+    name: cookieName,
+    ttl: ttlMs.optional(),
+    "key-file": z.string({ error: "expected a file path" }).min(1).optional(),
+  }),
+}).transform((o): StickySettings => {
+  const cookie: StickySettings["cookie"] = { name: o.cookie.name, ttl: o.cookie.ttl ?? 0 };
+  if (o.cookie["key-file"] !== undefined) cookie.keyFile = o.cookie["key-file"];
+  return { cookie };
+});
+
+const hashOnSchema = z.union(
+  [
+    z.literal("client-ip"),
+    strict({ header: fieldName }).transform((o) => ({ header: o.header.toLowerCase() })),
+    strict({ cookie: cookieName }),
+  ],
+  { error: "expected client-ip, { header: X-Name } or { cookie: name }" },
+);
+
+const httpSettingsObject = strict({
   "request-head-timeout": durationMs.optional(),
   "keep-alive-timeout": durationMs.optional(),
   "response-timeout": durationMs.optional(),
@@ -362,9 +552,36 @@ export const httpSettingsSchema = strict({
     .int({ error: "expected a size in bytes (0 = unlimited)" })
     .min(0, { error: "expected a size in bytes (0 = unlimited)" })
     .optional(),
-})
-  .prefault({})
-  .transform((o): HttpSettings => ({ ...HTTP_DEFAULTS, ...(camel(o) as Partial<HttpSettings>) }));
+  retries: sizeInt(0, 10).optional(),
+  "retry-budget": retryBudgetSchema.optional(),
+  "outlier-detection": outlierSchema.optional(),
+  sticky: stickySchema.optional(),
+  "hash-on": hashOnSchema.optional(),
+  "request-headers": headerRules.optional(),
+  "response-headers": headerRules.optional(),
+  via: z.boolean({ error: "expected true or false" }).optional(),
+  "x-forwarded-for": z.enum(["append", "replace"], { error: "expected append or replace" }).optional(),
+  "trusted-proxies": z.array(cidr, { error: "expected a list of CIDRs" }).optional(),
+  "access-log": z.boolean({ error: "expected true or false" }).optional(),
+}).check((ctx) => {
+  if (ctx.value.sticky !== undefined && ctx.value["hash-on"] !== undefined) {
+    ctx.issues.push({
+      code: "custom",
+      message: "sticky and hash-on both choose the backend: use one of them",
+      input: ctx.value,
+    });
+  }
+});
+
+function toHttpSettings(o: z.output<typeof httpSettingsObject>): HttpSettings {
+  const { "outlier-detection": outlier, ...rest } = o;
+  const out = { ...HTTP_DEFAULTS, ...(camel(rest) as Partial<HttpSettings>) };
+  if (outlier !== undefined) out.outlier = outlier;
+  return out;
+}
+
+/** `http:` of a frontend: limits and timeouts, defaults filled in. */
+export const httpSettingsSchema = httpSettingsObject.prefault({}).transform(toHttpSettings);
 
 /** `tls:` of an https frontend. Files are read when the listener starts. */
 export const tlsSettingsSchema = strict({
@@ -374,9 +591,9 @@ export const tlsSettingsSchema = strict({
     })
     .min(1, { error: "an https frontend needs at least one certificate" }),
   "min-version": z.enum(["TLSv1.2", "TLSv1.3"], { error: "expected TLSv1.2 or TLSv1.3" }).default("TLSv1.2"),
-  // h2 joins this list when the HTTP/2 front end exists; until then only http/1.1 is offered.
   alpn: z
-    .array(z.enum(["http/1.1"], { error: "expected http/1.1 (h2 is not served yet)" }))
+    .array(z.enum(["h2", "http/1.1"], { error: "expected h2 or http/1.1" }))
+    .min(1, { error: "expected at least one of h2, http/1.1" })
     .default(["http/1.1"]),
 }).transform((o): TlsSettings => camel(o) as unknown as TlsSettings);
 
@@ -386,12 +603,13 @@ export const tlsSettingsSchema = strict({
  */
 export const httpFrontendFields = {
   routes: routesSchema.default([]),
-  http: httpSettingsSchema,
+  // Absent stays absent (tcp/udp frontends carry no http block); consumers fill HTTP_DEFAULTS.
+  http: httpSettingsObject.transform(toHttpSettings).optional(),
   tls: tlsSettingsSchema.optional(),
 };
 
 /** The L7 keys on their own, as one object (for tests and tools). */
-export const httpFrontendSchema = strict(httpFrontendFields).transform(
+export const httpFrontendSchema = strict({ ...httpFrontendFields, http: httpSettingsSchema }).transform(
   (o): HttpFrontendSettings =>
     (o.tls === undefined ? { routes: o.routes, http: o.http } : o) as HttpFrontendSettings,
 );

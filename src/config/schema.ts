@@ -11,6 +11,7 @@ import * as z from "zod";
 import { isIpLiteral, parseListen } from "./address.ts";
 import { DURATION_PATTERN, formatDuration, MAX_DURATION_MS, parseDuration } from "./duration.ts";
 import { isPrime, MAX_MAGLEV_TABLE_SIZE, nextPrime, previousPrime } from "./prime.ts";
+import { httpFrontendFields } from "./routes.ts";
 import type {
   AdminConfig,
   BackendConfig,
@@ -526,12 +527,8 @@ export const frontendFields = {
     "session-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.sessionTimeout)),
     "max-sessions": intIn(1, 10_000_000).default(FRONTEND_DEFAULTS.maxSessions),
   }).prefault({}),
-  // Opaque until config/routes.ts owns the shape; each route must at least be a mapping.
-  routes: z
-    .array(z.record(z.string(), z.unknown(), { error: "expected a route mapping" }), {
-      error: "expected a list of routes",
-    })
-    .default([]),
+  // L7: routes, http, tls (shapes owned by config/routes.ts).
+  ...httpFrontendFields,
 };
 
 export const frontend = kebabObject(frontendFields);

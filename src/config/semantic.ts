@@ -5,6 +5,7 @@
 // References are checked on the raw document (see checkReferences) so that an entry
 // with a schema error still has its references checked, and a reference to a broken
 // entry is not also reported as dangling.
+import { accessSync, constants, statSync } from "node:fs";
 import { canonicalIp, formatHostPort, ipFamily, isLoopback, isWildcard, listenConflicts } from "./address.ts";
 import { formatDuration } from "./duration.ts";
 import { formatPath, type PathSegment, type PendingIssue } from "./issues.ts";
@@ -102,6 +103,17 @@ export function checkReferences(raw: Record<string, unknown>): PendingIssue[] {
     if (isObject(fe) && typeof fe.service === "string" && !services.has(fe.service)) {
       add(["frontends", name, "service"], `unknown service "${fe.service}" (services: ${known(services)})`);
     }
+    // L7 routes that forward name a service too.
+    if (isObject(fe) && Array.isArray(fe.routes)) {
+      fe.routes.forEach((route: unknown, r: number) => {
+        if (isObject(route) && typeof route.service === "string" && !services.has(route.service)) {
+          add(
+            ["frontends", name, "routes", r, "service"],
+            `unknown service "${route.service}" (services: ${known(services)})`,
+          );
+        }
+      });
+    }
   }
   return issues;
 }
@@ -152,6 +164,7 @@ export function checkSemantics(input: SemanticInput): PendingIssue[] {
         `routes need protocol http or https (this frontend is ${fe.protocol})`,
       );
     }
+    issues.push(...checkL7(name, fe));
     // XDP VIPs take part in the conflict check like listeners: a VIP is keyed by
     // (address, port, protocol), so two on the same address and port conflict only in the
     // same port space, and a proxy listener on the VIP's address (or a wildcard) would
@@ -182,6 +195,71 @@ export function checkSemantics(input: SemanticInput): PendingIssue[] {
   }
 
   return issues;
+}
+
+/**
+ * L7 keys: `http` on http/https frontends only, `tls` exactly on https ones, and the
+ * files they name readable now (the one check here that touches the filesystem: a
+ * missing certificate found by `validate` beats one found at start or reload).
+ */
+function checkL7(name: string, fe: FrontendConfig): PendingIssue[] {
+  const issues: PendingIssue[] = [];
+  const at = (...rest: PathSegment[]): PathSegment[] => ["frontends", name, ...rest];
+  const l7 = fe.protocol === "http" || fe.protocol === "https";
+  if (fe.http !== undefined && !l7) {
+    issues.push({
+      path: at("http"),
+      message: `http settings need protocol http or https (this frontend is ${fe.protocol})`,
+      at: "key",
+    });
+  }
+  if (fe.tls !== undefined && fe.protocol !== "https") {
+    issues.push({
+      path: at("tls"),
+      message: `tls settings need protocol https (this frontend is ${fe.protocol})`,
+      at: "key",
+    });
+  }
+  if (fe.protocol === "https" && fe.tls === undefined) {
+    issues.push({
+      path: at("protocol"),
+      message: "protocol https needs tls: { certificates: [{ cert: file.pem, key: file.key }] }",
+    });
+  }
+  fe.tls?.certificates.forEach((c, i) => {
+    for (const key of ["cert", "key"] as const) {
+      const problem = unreadable(c[key]);
+      if (problem !== null) {
+        issues.push({
+          path: at("tls", "certificates", i, key),
+          message: `cannot read ${c[key]}: ${problem}`,
+        });
+      }
+    }
+  });
+  const keyFile = fe.http?.sticky?.cookie.keyFile;
+  if (keyFile !== undefined) {
+    const problem = unreadable(keyFile);
+    if (problem !== null) {
+      issues.push({
+        path: at("http", "sticky", "cookie", "key-file"),
+        message: `cannot read ${keyFile}: ${problem}`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** Why a file cannot be read, or null when it can. */
+function unreadable(path: string): string | null {
+  try {
+    if (!statSync(path).isFile()) return "not a regular file";
+    accessSync(path, constants.R_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(code ?? err);
+  }
 }
 
 /**

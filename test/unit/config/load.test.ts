@@ -40,7 +40,7 @@ admin: { listen: 10.0.0.1:9700 }
     "f.yaml:10:46: services.svc.pools[0].backends.b1.weight: expected an integer weight from 0 to 100",
     'f.yaml:10:53: services.svc.pools[0].backends.ghost: unknown backend "ghost" (backends: b1)',
     'f.yaml:12:44: frontends.fe.service: unknown service "nosvc" (services: svc)',
-    'f.yaml:12:51: frontends.fe.colour: unknown key "colour"; allowed keys: listen, protocol, service, dataplane, xdp, connect-timeout, idle-timeout, max-connections, connect-retries, proxy-protocol, udp, routes',
+    'f.yaml:12:51: frontends.fe.colour: unknown key "colour"; allowed keys: listen, protocol, service, dataplane, xdp, connect-timeout, idle-timeout, max-connections, connect-retries, proxy-protocol, udp, routes, http, tls',
     "f.yaml:14:18: admin.listen: admin API on non-loopback 10.0.0.1:9700 without token-file or token-env: lodestone refuses to start with an unauthenticated API on the network (set one, or listen on 127.0.0.1)",
   ]);
 });

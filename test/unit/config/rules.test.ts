@@ -354,7 +354,7 @@ const cases: Case[] = [
   },
   {
     rule: "routes are for http and https frontends only",
-    edits: [["service: svc }", "service: svc, routes: [{ match: {} }] }"]],
+    edits: [["service: svc }", "service: svc, routes: [{ match: {}, service: svc }] }"]],
     path: "frontends.fe.routes",
     at: ["[{"],
     message: /routes need protocol http or https \(this frontend is tcp\)/,
@@ -633,7 +633,7 @@ const valid: { rule: string; edits: [string | RegExp, string][] }[] = [
   },
   {
     rule: "routes on an http frontend are accepted",
-    edits: [["service: svc }", "protocol: http, service: svc, routes: [{ match: {} }] }"]],
+    edits: [["service: svc }", "protocol: http, service: svc, routes: [{ match: {}, service: svc }] }"]],
   },
   {
     rule: "an xdp dsr frontend with its block is valid",

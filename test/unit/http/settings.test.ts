@@ -60,10 +60,13 @@ describe("http frontend settings schema", () => {
     ["too few headers allowed", { http: { "max-headers": 0 } }, /from 1 to 10000/],
     ["tls without certificates", { tls: { certificates: [] } }, /at least one certificate/],
     [
-      "h2 in alpn (not served yet)",
-      { tls: { certificates: [{ cert: "c", key: "k" }], alpn: ["h2"] } },
-      /h2 is not served yet/,
+      "an unknown ALPN protocol",
+      { tls: { certificates: [{ cert: "c", key: "k" }], alpn: ["spdy/3"] } },
+      /expected h2 or http\/1\.1/,
     ],
+    ["an empty ALPN list", { tls: { certificates: [{ cert: "c", key: "k" }], alpn: [] } }, /at least one/],
+    ["a negative retry count", { http: { retries: -1 } }, /from 0 to 10/],
+    ["a hash-on of an unknown kind", { http: { "hash-on": { query: "a" } } }, /expected client-ip/],
   ];
   for (const [name, input, message] of bad) {
     test(`${name} is refused`, () => {
