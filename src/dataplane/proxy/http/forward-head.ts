@@ -2,6 +2,7 @@
 // fields are dropped (Connection and every field it names, Keep-Alive, TE,
 // Trailer, Upgrade unless upgrading, Proxy-Connection), X-Forwarded-* added, and
 // the connection intent of each hop stated explicitly. Pure string building.
+import type { HeaderRules } from "../../../config/routes.ts";
 import type { RequestHead, ResponseHead } from "./message-head.ts";
 
 const ALWAYS_HOP = new Set(["connection", "keep-alive", "te", "trailer", "proxy-connection", "upgrade"]);
@@ -18,6 +19,32 @@ function isHopByHop(lower: string, connection: string[]): boolean {
   return connection.length > 0 && connection.includes(lower) && !NEVER_DROP.has(lower);
 }
 
+/** Header rules compiled once per desired state: fields to drop, lines to append. */
+export interface CompiledHeaderRules {
+  /** Lowercased names removed from the message (remove + set). */
+  drop: ReadonlySet<string>;
+  /** "Name: value\r\n" lines of set then add. */
+  lines: string;
+}
+
+/** Compile set/add/remove rules; null when there is nothing to do (the fast path). */
+export function compileHeaderRules(r: HeaderRules | undefined): CompiledHeaderRules | null {
+  if (r === undefined) return null;
+  const drop = new Set<string>();
+  let lines = "";
+  for (const name of r.remove) drop.add(name.toLowerCase());
+  for (const [name, value] of Object.entries(r.set)) {
+    drop.add(name.toLowerCase());
+    lines += `${name}: ${value}\r\n`;
+  }
+  for (const [name, value] of Object.entries(r.add)) lines += `${name}: ${value}\r\n`;
+  return drop.size === 0 && lines === "" ? null : { drop, lines };
+}
+
+const NO_DROP: ReadonlySet<string> = new Set();
+
+export const VIA = "1.1 lodestone";
+
 export interface ForwardContext {
   /** The client's IP address (appended to X-Forwarded-For). */
   clientAddress: string;
@@ -27,6 +54,15 @@ export interface ForwardContext {
   path: string;
   /** Host header to send when the client sent none (HTTP/1.0): the backend's address. */
   fallbackHost: string;
+  /**
+   * X-Forwarded-* from this client: "trust" keeps its Proto/Host and extends its For;
+   * "append" (the default) extends its For and states Proto/Host; "replace" drops all of
+   * the client's and states ours.
+   */
+  forwarded?: "trust" | "append" | "replace";
+  rules?: CompiledHeaderRules | null;
+  /** Add Via: 1.1 lodestone (after any Via the client sent). */
+  via?: boolean;
 }
 
 /**
@@ -38,17 +74,26 @@ export interface ForwardContext {
 export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): string {
   let out = `${req.method} ${ctx.path} HTTP/1.${req.minor}\r\n`;
   const h = req.headers;
+  const mode = ctx.forwarded ?? "append";
+  const drop = ctx.rules?.drop ?? NO_DROP;
   let xff = "";
+  let xfProto = "";
+  let xfHost = "";
   let hasHost = false;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i];
     const lower = name.toLowerCase();
     if (isHopByHop(lower, req.connection)) continue;
     if (FORWARDED_REQUEST.has(lower)) {
-      // A client-supplied X-Forwarded-For is extended; Proto and Host are ours to state.
+      // A client-supplied X-Forwarded-For is extended (unless replaced); Proto and Host
+      // are ours to state unless the client is a trusted proxy.
+      if (mode === "replace") continue;
       if (lower === "x-forwarded-for") xff = xff === "" ? h[i + 1] : `${xff}, ${h[i + 1]}`;
+      else if (mode === "trust" && lower === "x-forwarded-proto" && xfProto === "") xfProto = h[i + 1];
+      else if (mode === "trust" && lower === "x-forwarded-host" && xfHost === "") xfHost = h[i + 1];
       continue;
     }
+    if (drop.size > 0 && drop.has(lower) && lower !== "host") continue;
     if (lower === "host") {
       hasHost = true;
       // absolute-form: the URI's authority is the Host (RFC 9112 §3.2.2).
@@ -60,15 +105,30 @@ export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): strin
     out += `${name}: ${h[i + 1]}\r\n`;
   }
   if (!hasHost) out += `Host: ${req.host !== "" ? req.host : ctx.fallbackHost}\r\n`;
-  out += `X-Forwarded-For: ${xff === "" ? ctx.clientAddress : `${xff}, ${ctx.clientAddress}`}\r\n`;
-  out += `X-Forwarded-Proto: ${ctx.proto}\r\n`;
-  if (req.host !== "") out += `X-Forwarded-Host: ${req.host}\r\n`;
+  if (!drop.has("x-forwarded-for")) {
+    out += `X-Forwarded-For: ${xff === "" ? ctx.clientAddress : `${xff}, ${ctx.clientAddress}`}\r\n`;
+  }
+  if (!drop.has("x-forwarded-proto")) out += `X-Forwarded-Proto: ${xfProto !== "" ? xfProto : ctx.proto}\r\n`;
+  if (!drop.has("x-forwarded-host")) {
+    if (xfHost !== "") out += `X-Forwarded-Host: ${xfHost}\r\n`;
+    else if (req.host !== "") out += `X-Forwarded-Host: ${req.host}\r\n`;
+  }
+  if (ctx.via === true) out += `Via: ${req.minor === 0 ? "1.0" : "1.1"} lodestone\r\n`;
+  if (ctx.rules) out += ctx.rules.lines;
   if (req.upgrade !== "") {
     out += `Connection: Upgrade\r\nUpgrade: ${headerValue(req.headers, "upgrade")}\r\n`;
   } else if (req.minor === 0) {
     out += "Connection: keep-alive\r\n";
   }
   return `${out}\r\n`;
+}
+
+/** What the proxy adds to a response head beyond the hop-by-hop rewrite. */
+export interface ResponseExtras {
+  rules?: CompiledHeaderRules | null;
+  via?: boolean;
+  /** A Set-Cookie field value (sticky sessions). */
+  setCookie?: string;
 }
 
 /**
@@ -82,17 +142,25 @@ export function forwardResponseHead(
   clientMinor: number,
   keepAlive: boolean,
   dechunk = false,
+  extras?: ResponseExtras,
 ): string {
   let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   const h = res.headers;
   const upgrading = res.status === 101;
+  const drop = extras?.rules?.drop ?? NO_DROP;
   for (let i = 0; i < h.length; i += 2) {
     const lower = h[i].toLowerCase();
     if (isHopByHop(lower, res.connection)) {
       if (!(upgrading && lower === "upgrade")) continue;
     }
     if (dechunk && lower === "transfer-encoding") continue;
+    if (drop.size > 0 && drop.has(lower)) continue;
     out += `${h[i]}: ${h[i + 1]}\r\n`;
+  }
+  if (extras !== undefined) {
+    if (extras.via) out += `Via: 1.${res.minor} lodestone\r\n`;
+    if (extras.setCookie !== undefined) out += `Set-Cookie: ${extras.setCookie}\r\n`;
+    if (extras.rules) out += extras.rules.lines;
   }
   if (upgrading) out += "Connection: Upgrade\r\n";
   else if (!keepAlive) out += "Connection: close\r\n";
