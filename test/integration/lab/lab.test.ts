@@ -50,6 +50,24 @@ test("lab balances HTTP over three backends through XDP and lab down removes eve
   }
   assert.ok((await namespacesWithPrefix("lslab-test-")).length === 6, "the lab is left running");
 
+  // The same XDP counters reach lodestone's /metrics (admin API on the balancer's loopback).
+  const metrics = await run("ip", [
+    "netns",
+    "exec",
+    "lslab-test-lb",
+    "curl",
+    "-sf",
+    "http://127.0.0.1:9700/metrics",
+  ]);
+  const connections = [
+    ...metrics.stdout.matchAll(/^lodestone_frontend_connections_total\{frontend="vip[46]"\} (\d+)$/gm),
+  ];
+  assert.equal(connections.length, 2, "a connections counter per VIP");
+  assert.equal(
+    connections.reduce((n, m) => n + Number(m[1]), 0),
+    r.backends.reduce((n, b) => n + b.xdp.newFlows, 0),
+  );
+
   const down = await run(NODE, [MAIN, "lab", "down", "--tag", "test"], { cwd: REPO, timeout: 60_000 });
   assert.match(down.stdout, /removed .*lslab-test-lb/);
   // Only this lab's names: a bench:xdp (lslab-bench-*) may be running beside the suite.
