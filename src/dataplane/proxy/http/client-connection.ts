@@ -10,13 +10,13 @@
 import type { Socket } from "node:net";
 import type { FlowKey } from "../../../balance/types.ts";
 import { ChunkedDecoder, DEFAULT_CHUNKED_LIMITS } from "./chunked.ts";
-import { forwardRequestHead, forwardResponseHead } from "./forward-head.ts";
+import { forwardRequestHead, forwardResponseHead, type ResponseExtras } from "./forward-head.ts";
 import { HeadScanner } from "./head-scanner.ts";
 import type { HttpListener } from "./listener.ts";
 import { buildResponse, errorBody, errorResponse, reasonPhrase } from "./local-response.ts";
 import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from "./message-head.ts";
 import { REQUEST_SCAN_ERRORS, RESPONSE_SCAN_ERRORS } from "./parse.ts";
-import { expandLocation, normalizeClientAddress, rewritePath } from "./router.ts";
+import { expandLocation, MatchContext, normalizeClientAddress, rewritePath } from "./router.ts";
 import { HttpParseError } from "./syntax.ts";
 import type { ServiceTarget } from "./targets.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
@@ -64,6 +64,18 @@ export class ClientConnection implements UpstreamOwner {
   private excluded: Set<number> | null = null;
   private attempts = 0;
   private retriedReuse = false;
+  /** Retries of this request after a reset before any response byte (http.retries bounds them). */
+  private resetRetries = 0;
+  /** Backend named by a valid sticky cookie of this request ("" when none). */
+  private stickyFrom = "";
+  /** hash-on key of this request, null when the service's own algorithm picks. */
+  private hashKey: string | null = null;
+  /** When the current request head was parsed (ms, listener clock); 0 between exchanges. */
+  private started = 0;
+  /** Status sent to the client for the current exchange (0 = none yet). */
+  private sentStatus = 0;
+  /** Last backend the current exchange was sent to (for the access log). */
+  private lastBackend = "";
   private upstream: Upstream | null = null;
   /** The backend broke framing (bytes after the response): never pool this connection. */
   private upstreamDirty = false;
@@ -189,12 +201,17 @@ export class ClientConnection implements UpstreamOwner {
     if (end < chunk.length) this.stash(chunk, end);
     this.socket.pause();
     this.fe.counters.requests++;
+    this.started = this.fe.now();
+    this.sentStatus = 0;
+    this.lastBackend = "";
+    this.fe.retryBudget.recordRequest(this.started);
     this.dispatch(req);
   }
 
   private rejectRequest(err: unknown): void {
     const status = err instanceof HttpParseError ? err.status : 400;
     this.fe.counters.rejected++;
+    this.fe.recordResponse(status, -1);
     this.fe.onBadRequest(err, this.clientAddress);
     this.sendAndClose(errorResponse(status));
   }
@@ -256,8 +273,98 @@ export class ClientConnection implements UpstreamOwner {
     this.excluded = null;
     this.attempts = 0;
     this.retriedReuse = false;
+    this.resetRetries = 0;
     this.upstreamDirty = false;
+    this.affinity(req);
     this.connectUpstream(false);
+  }
+
+  /** Sticky cookie and hash-on key of this request. */
+  private affinity(req: RequestHead): void {
+    const fe = this.fe;
+    this.stickyFrom = "";
+    this.hashKey = null;
+    const hashOn = fe.settings.hashOn;
+    if (fe.sticky === null && hashOn === undefined) return;
+    const ctx = new MatchContext({
+      method: req.method,
+      host: req.host,
+      target: req.path,
+      headers: req.headers,
+      clientAddress: this.clientAddress,
+    });
+    if (fe.sticky !== null) {
+      for (const v of ctx.cookieValues(fe.sticky.name) ?? []) {
+        const b = fe.sticky.verify(v);
+        if (b !== null) {
+          this.stickyFrom = b;
+          break;
+        }
+      }
+    }
+    if (hashOn === undefined) return;
+    if (hashOn === "client-ip") this.hashKey = this.clientAddress;
+    else if ("header" in hashOn) this.hashKey = ctx.headerValues(hashOn.header)[0] ?? null;
+    else this.hashKey = ctx.cookieValues(hashOn.cookie)?.[0] ?? null;
+  }
+
+  /**
+   * The backend for this attempt: the sticky cookie's when it can take traffic, else
+   * the balancer's (or hash-on's) pick among backends neither tried nor ejected. When
+   * only ejected ones remain, one of them (better than none, like Envoy's panic mode).
+   */
+  private choose(target: ServiceTarget): number {
+    const fe = this.fe;
+    const excluded = this.excluded;
+    if (this.stickyFrom !== "") {
+      const i = target.indexOf(this.stickyFrom);
+      if (
+        i >= 0 &&
+        target.backends[i].weight > 0 &&
+        !(excluded?.has(i) ?? false) &&
+        !fe.outlier.isEjected(this.stickyFrom)
+      ) {
+        return i;
+      }
+    }
+    if (fe.outlier.ejected() > 0) {
+      const skip = new Set<number>(excluded ?? []);
+      target.backends.forEach((b, i) => {
+        if (fe.outlier.isEjected(b.name)) skip.add(i);
+      });
+      const i = this.pickIn(target, skip);
+      if (i >= 0) return i;
+    }
+    return this.pickIn(target, excluded ?? undefined);
+  }
+
+  private pickIn(target: ServiceTarget, exclude: ReadonlySet<number> | undefined): number {
+    return this.hashKey === null
+      ? target.pick(this.flow, exclude)
+      : target.pickByKey(this.hashKey, this.flow, exclude);
+  }
+
+  /** The exchange's response is over (complete or cut): stats and the access log. */
+  private exchangeDone(): void {
+    if (this.started === 0) return;
+    const fe = this.fe;
+    const ms = fe.now() - this.started;
+    this.started = 0;
+    if (this.sentStatus === 0) return; // the client went away before any response
+    fe.recordResponse(this.sentStatus, ms);
+    if (fe.settings.accessLog) {
+      const req = this.req;
+      fe.accessLog({
+        client: this.clientAddress,
+        method: req?.method,
+        host: req?.host,
+        path: req?.target,
+        status: this.sentStatus,
+        backend: this.lastBackend === "" ? undefined : this.lastBackend,
+        ms,
+        retries: this.attempts + this.resetRetries,
+      });
+    }
   }
 
   /**
@@ -268,6 +375,7 @@ export class ClientConnection implements UpstreamOwner {
     const req = this.req!;
     const keep = req.keepAlive && req.bodyKind === "none" && !this.fe.stopping && !this.clientEnded;
     const buf = buildResponse(status, headers, body, keep, req.minor, req.method === "HEAD");
+    this.sentStatus = status;
     if (!keep) {
       this.sendAndClose(buf);
       return;
@@ -384,6 +492,7 @@ export class ClientConnection implements UpstreamOwner {
   };
 
   private readonly onClose = (): void => {
+    this.exchangeDone();
     this.closed = true;
     this.clearTimer();
     this.destroyUpstream();
@@ -391,6 +500,7 @@ export class ClientConnection implements UpstreamOwner {
   };
 
   private sendAndClose(buf: Buffer): void {
+    this.exchangeDone();
     this.closed = true;
     this.clearTimer();
     this.destroyUpstream();
@@ -412,9 +522,9 @@ export class ClientConnection implements UpstreamOwner {
 
   // ------------------------------------------------------------------ backend side
 
-  private connectUpstream(fresh: boolean): void {
+  private connectUpstream(fresh: boolean, chosen = -1): void {
     const target = this.target!;
-    const idx = target.pick(this.flow, this.excluded ?? undefined);
+    const idx = chosen >= 0 ? chosen : this.choose(target);
     if (idx < 0) {
       this.failExchange(503);
       return;
@@ -422,6 +532,7 @@ export class ClientConnection implements UpstreamOwner {
     const b = target.backends[idx];
     this.backendIndex = idx;
     this.backendName = b.name;
+    this.lastBackend = b.name;
     const fe = this.fe;
     const counters = fe.backendCounters(b.name);
     counters.connectionsTotal++;
@@ -446,18 +557,35 @@ export class ClientConnection implements UpstreamOwner {
 
   private connectFailed(): void {
     const u = this.upstream;
-    this.fe.backendCounters(this.backendName).connectErrors++;
+    const fe = this.fe;
+    fe.backendCounters(this.backendName).connectErrors++;
+    fe.backendResult(this.backendName, false, "connect");
     this.releaseBackend();
     u?.destroy();
     this.upstream = null;
     this.excluded ??= new Set();
     this.excluded.add(this.backendIndex);
-    this.attempts++;
-    if (this.attempts > this.fe.connectRetries) {
+    // Nothing reached the backend: any request may go to another one (connect-retries).
+    // Not charged to the retry budget: a refused or timed-out connect put no load on
+    // anyone, and outlier detection takes a dead backend out of the picks.
+    if (this.attempts >= fe.connectRetries) {
       this.failExchange(503);
       return;
     }
+    this.attempts++;
+    fe.counters.retries++;
     this.connectUpstream(false);
+  }
+
+  /** The frontend's retry budget has room for one more retry (counted either way). */
+  private retryAllowed(): boolean {
+    const fe = this.fe;
+    if (fe.retryBudget.tryRetry(fe.now())) {
+      fe.counters.retries++;
+      return true;
+    }
+    fe.counters.retriesRefused++;
+    return false;
   }
 
   private sendHead(): void {
@@ -469,6 +597,9 @@ export class ClientConnection implements UpstreamOwner {
       proto: this.fe.proto,
       path: this.forwardPath,
       fallbackHost: b.address.includes(":") ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
+      forwarded: this.fe.forwardedMode(this.clientAddress),
+      rules: this.fe.requestRules,
+      via: this.fe.settings.via,
     });
     this.resState = RES_HEAD;
     this.resScanner ??= new HeadScanner(this.fe.responseLimits, RESPONSE_SCAN_ERRORS, false);
@@ -529,6 +660,7 @@ export class ClientConnection implements UpstreamOwner {
         res = parseResponseHead(scanner.take(), req.method);
       } catch (err) {
         this.fe.onBadResponse(err, this.backendName);
+        this.fe.backendResult(this.backendName, false, "invalid response");
         this.failExchange(502);
         return;
       }
@@ -561,7 +693,11 @@ export class ClientConnection implements UpstreamOwner {
     this.clientKeepAlive =
       req.keepAlive && res.bodyKind !== "close" && !dechunk && !this.fe.stopping && !this.clientEnded;
     this.resState = RES_BODY;
-    const head = forwardResponseHead(res, req.minor, this.clientKeepAlive, dechunk);
+    const fe = this.fe;
+    fe.backendResult(this.backendName, res.status < 500, "5xx");
+    this.sentStatus = res.status;
+    const extras = this.responseExtras();
+    const head = forwardResponseHead(res, req.minor, this.clientKeepAlive, dechunk, extras);
     if (res.bodyKind === "none") {
       this.socket.write(head, "latin1");
       this.responseComplete(chunk, end);
@@ -585,6 +721,17 @@ export class ClientConnection implements UpstreamOwner {
     if (dechunk) this.resDecoder!.onData = (b, s, e) => this.writeClient(b.subarray(s, e));
     if (end < chunk.length) this.forwardResponseBody(chunk, end);
     this.socket.uncork();
+  }
+
+  /** Header rules, Via and a sticky Set-Cookie for the response head; undefined when none apply. */
+  private responseExtras(): ResponseExtras | undefined {
+    const fe = this.fe;
+    const setCookie =
+      fe.sticky !== null && this.backendName !== "" && this.backendName !== this.stickyFrom
+        ? fe.sticky.setCookie(this.backendName)
+        : undefined;
+    if (fe.responseRules === null && !fe.settings.via && setCookie === undefined) return undefined;
+    return { rules: fe.responseRules, via: fe.settings.via, setCookie };
   }
 
   private forwardResponseBody(buf: Buffer, start: number): void {
@@ -649,6 +796,7 @@ export class ClientConnection implements UpstreamOwner {
 
   /** Both sides done (or the response done early): recycle the upstream, then next request or close. */
   private finishExchange(): void {
+    this.exchangeDone();
     const u = this.upstream;
     if (u !== null) {
       this.upstream = null;
@@ -717,6 +865,7 @@ export class ClientConnection implements UpstreamOwner {
       this.connectFailed();
       return;
     }
+    const backend = this.backendName;
     this.upstream = null;
     this.releaseBackend();
     if (this.resState === RES_TUNNEL) {
@@ -741,6 +890,22 @@ export class ClientConnection implements UpstreamOwner {
         this.connectUpstream(true);
         return;
       }
+      this.fe.backendResult(backend, false, "reset");
+      if (this.resScanner!.empty && this.replayable(req) && this.resetRetries < this.fe.settings.retries) {
+        // Reset before any response byte: another backend may serve this idempotent,
+        // bodiless request (replaying a streamed body is impossible, it was not kept).
+        this.excluded ??= new Set();
+        this.excluded.add(this.backendIndex);
+        const next = this.choose(this.target!);
+        if (next >= 0 && this.retryAllowed()) {
+          this.resetRetries++;
+          this.clearTimer();
+          this.reqState = REQ_CONNECTING;
+          this.resState = RES_NONE;
+          this.connectUpstream(false, next);
+          return;
+        }
+      }
       this.failExchange(502);
       return;
     }
@@ -752,8 +917,17 @@ export class ClientConnection implements UpstreamOwner {
 
   onUpstreamTimeout(u: Upstream): void {
     if (u !== this.upstream) return;
-    if (this.resState === RES_HEAD) this.failExchange(504);
-    else this.abort();
+    if (this.resState === RES_HEAD) {
+      this.fe.backendResult(this.backendName, false, "timeout");
+      this.failExchange(504);
+    } else {
+      this.abort();
+    }
+  }
+
+  /** A request that can be sent again: idempotent method and no body. */
+  private replayable(req: RequestHead): boolean {
+    return req.bodyKind === "none" && IDEMPOTENT.has(req.method);
   }
 
   /** Answer the client with a proxy error (if no response started yet) and end the exchange. */
@@ -823,11 +997,14 @@ export class ClientConnection implements UpstreamOwner {
         this.connectFailed();
         break;
       case T_RESPONSE:
+        this.fe.backendResult(this.backendName, false, "timeout");
         this.failExchange(504);
         break;
     }
   };
 }
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 

@@ -3,7 +3,7 @@
 // targets, upstream pool, settings). update() swaps that state; requests already
 // in flight keep the backend they were sent to.
 import type { Http2Server, ServerHttp2Session } from "node:http2";
-import { createServer, type Server, type Socket } from "node:net";
+import { BlockList, createServer, isIP, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
 import type { HttpSettings, Route } from "../../../config/routes.ts";
 import type { HostPort } from "../../../config/types.ts";
@@ -13,10 +13,14 @@ import type { TrafficCounters } from "../../types.ts";
 import { listenError } from "../listen-error.ts";
 import type { FrontendListener, ListenerOptions } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
+import { type CompiledHeaderRules, compileHeaderRules } from "./forward-head.ts";
 import { adoptCleartext, createH2Server } from "./h2.ts";
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./head-scanner.ts";
+import { OutlierDetector } from "./outlier.ts";
+import { RetryBudget } from "./retry-budget.ts";
 import { Router } from "./router.ts";
 import { httpConfigOf } from "./settings.ts";
+import { StickyCookie } from "./sticky.ts";
 import { buildTargets, type ServiceTarget } from "./targets.ts";
 import { type LoadedTls, loadTls } from "./tls.ts";
 import { UpstreamPool } from "./upstream.ts";
@@ -28,6 +32,31 @@ export interface HttpListenerOptions extends ListenerOptions {
   onBadResponse?: (err: unknown, backend: string) => void;
   /** Accept already-connected sockets instead of listening (TLS/HTTP2 front ends hand them over). */
   noListen?: boolean;
+  /**
+   * Passive outlier detection ejected (`ejected` true) or returned a backend. For the
+   * control plane to surface as transitions; also logged (warn / info).
+   */
+  onOutlier?: (backend: string, ejected: boolean, reason: string) => void;
+  /** Clock for retry budget and outlier timing (tests); default Date.now. */
+  now?: () => number;
+}
+
+/** Upper bounds (ms) of the request latency histogram; the last bucket is +Inf. */
+export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+
+/** L7 statistics beyond TrafficCounters (additive fields of a frontend's stats). */
+export interface HttpStats {
+  requests: number;
+  /** Responses by status class: index 1..5 = 1xx..5xx (index 0 unused). */
+  responses: { "1xx": number; "2xx": number; "3xx": number; "4xx": number; "5xx": number };
+  /** Request latency (head parsed -> response complete), cumulative counts per LATENCY_BUCKETS_MS bound, then +Inf. */
+  latency: { bounds: readonly number[]; counts: number[]; sumMs: number; count: number };
+  /** Retries made (connect failures and resets), and retries the budget refused. */
+  retries: number;
+  retriesRefused: number;
+  /** Ejections by outlier detection so far, and backends ejected now. */
+  ejections: number;
+  ejected: number;
 }
 
 /** L7 counters beyond TrafficCounters, for metrics. */
@@ -39,6 +68,9 @@ export interface HttpCounters {
   upstreamConnections: number;
   /** Proxy-generated error responses by status (408, 502, 503, 504...). */
   errors: Record<number, number>;
+  retries: number;
+  retriesRefused: number;
+  ejections: number;
 }
 
 function zeroCounters(): TrafficCounters {
@@ -60,7 +92,29 @@ export class HttpListener implements FrontendListener {
   defaultTarget!: ServiceTarget;
   readonly pool: UpstreamPool;
   stopping = false;
-  readonly counters: HttpCounters = { requests: 0, rejected: 0, upstreamConnections: 0, errors: {} };
+  readonly counters: HttpCounters = {
+    requests: 0,
+    rejected: 0,
+    upstreamConnections: 0,
+    errors: {},
+    retries: 0,
+    retriesRefused: 0,
+    ejections: 0,
+  };
+  readonly retryBudget: RetryBudget;
+  readonly outlier: OutlierDetector;
+  sticky: StickyCookie | null = null;
+  requestRules: CompiledHeaderRules | null = null;
+  responseRules: CompiledHeaderRules | null = null;
+  /** Clients whose X-Forwarded-* are trusted; null when no list is configured. */
+  trusted: BlockList | null = null;
+  readonly now: () => number;
+  private readonly statusClasses = [0, 0, 0, 0, 0, 0];
+  private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+  private latencySum = 0;
+  private latencyCount = 0;
+  private outlierTimer: NodeJS.Timeout | null = null;
+  private outlierTimerAt = 0;
 
   private frontend: DesiredFrontend;
   private readonly server: Server | TlsServer;
@@ -85,7 +139,13 @@ export class HttpListener implements FrontendListener {
     this.proto = frontend.protocol === "https" ? "https" : "http";
     this.frontend = frontend;
     this.opts = opts;
+    this.now = opts.now ?? Date.now;
     this.pool = new UpstreamPool(0, 1000);
+    const http = httpConfigOf(frontend.settings).http;
+    this.retryBudget = new RetryBudget(http.retryBudget);
+    this.outlier = new OutlierDetector(http.outlier, (backend, ejected, reason) =>
+      this.outlierChanged(backend, ejected, reason),
+    );
     this.apply(frontend);
     if (this.proto === "https") {
       const tlsServer = createTlsServer({
@@ -138,9 +198,89 @@ export class HttpListener implements FrontendListener {
     this.connectTimeout = s.connectTimeout;
     this.connectRetries = s.connectRetries;
     this.router = new Router(cfg.routes as Route[]);
-    this.targets = buildTargets(frontend, this.inflight);
+    this.targets = buildTargets(frontend, this.inflight, cfg.http.hashOn !== undefined);
     this.defaultTarget = this.targets.get(frontend.service)!;
     this.pool.configure(cfg.http.upstreamMaxIdle, cfg.http.upstreamIdleTimeout);
+    this.retryBudget.configure(cfg.http.retryBudget);
+    const names = new Set<string>();
+    for (const t of this.targets.values()) for (const b of t.backends) names.add(b.name);
+    this.outlier.configure(cfg.http.outlier, [...names]);
+    // The sticky key is read once (a changed key-file path is read again).
+    const sticky = cfg.http.sticky;
+    if (sticky === undefined) this.sticky = null;
+    else if (this.sticky === null || JSON.stringify(sticky) !== this.stickyKey) {
+      this.sticky = new StickyCookie(sticky, this.name);
+    }
+    this.stickyKey = JSON.stringify(sticky ?? null);
+    this.requestRules = compileHeaderRules(cfg.http.requestHeaders);
+    this.responseRules = compileHeaderRules(cfg.http.responseHeaders);
+    if (cfg.http.trustedProxies.length > 0) {
+      const list = new BlockList();
+      for (const c of cfg.http.trustedProxies) addCidr(list, c);
+      this.trusted = list;
+    } else {
+      this.trusted = null;
+    }
+  }
+
+  private stickyKey = "null";
+
+  /** How X-Forwarded-* of this client are treated (see ForwardContext.forwarded). */
+  forwardedMode(clientAddress: string): "trust" | "append" | "replace" {
+    if (this.trusted !== null) {
+      const family = clientAddress.includes(":") ? "ipv6" : "ipv4";
+      return this.trusted.check(clientAddress, family) ? "trust" : "replace";
+    }
+    return this.settings.xForwardedFor;
+  }
+
+  /** One exchange with a backend ended: feeds outlier detection. */
+  backendResult(backend: string, ok: boolean, reason: string): void {
+    if (!this.outlier.enabled) return;
+    this.outlier.record(backend, ok, reason, this.now());
+    if (!ok) this.scheduleOutlierExpiry();
+  }
+
+  private scheduleOutlierExpiry(): void {
+    const next = this.outlier.expire(this.now());
+    if (next === 0 || (this.outlierTimer !== null && this.outlierTimerAt <= next)) return;
+    if (this.outlierTimer !== null) clearTimeout(this.outlierTimer);
+    this.outlierTimerAt = next;
+    this.outlierTimer = setTimeout(
+      () => {
+        this.outlierTimer = null;
+        this.scheduleOutlierExpiry();
+      },
+      Math.max(1, next - this.now()),
+    );
+    this.outlierTimer.unref();
+  }
+
+  private outlierChanged(backend: string, ejected: boolean, reason: string): void {
+    if (ejected) {
+      this.counters.ejections++;
+      this.opts.log?.warn({ frontend: this.name, backend, reason }, "backend ejected (outlier detection)");
+    } else {
+      this.opts.log?.info({ frontend: this.name, backend, reason }, "backend returned (outlier detection)");
+    }
+    this.opts.onOutlier?.(backend, ejected, reason);
+  }
+
+  /** A response went to the client (status as sent), `ms` after the request head arrived (-1: no latency, e.g. a refused head). */
+  recordResponse(status: number, ms: number): void {
+    const cls = Math.floor(status / 100);
+    if (cls >= 1 && cls <= 5) this.statusClasses[cls]++;
+    if (ms < 0) return;
+    let i = 0;
+    while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]) i++;
+    this.latencyCounts[i]++;
+    this.latencySum += ms;
+    this.latencyCount++;
+  }
+
+  /** The access log line of one exchange (when http.access-log is on). */
+  accessLog(entry: object): void {
+    this.opts.log?.info({ frontend: this.name, ...entry }, "access");
   }
 
   async start(): Promise<void> {
@@ -262,11 +402,17 @@ export class HttpListener implements FrontendListener {
     }
     for (const c of [...this.connections]) c.abort();
     for (const s of this.h2Sessions) s.destroy();
+    if (this.outlierTimer !== null) clearTimeout(this.outlierTimer);
+    this.outlierTimer = null;
     this.pool.closeIdle();
     if (!this.opts.noListen && this.server.listening) await closed;
   }
 
-  stats(): TrafficCounters & { rejected: number; backends: Record<string, TrafficCounters> } {
+  stats(): TrafficCounters & {
+    rejected: number;
+    backends: Record<string, TrafficCounters>;
+    http: HttpStats;
+  } {
     const t = { ...this.totals, connectionsActive: this.connections.size, rejected: this.counters.rejected };
     for (const c of this.connections) {
       t.bytesIn += c.socket.bytesRead;
@@ -274,7 +420,24 @@ export class HttpListener implements FrontendListener {
     }
     const backends: Record<string, TrafficCounters> = {};
     for (const [name, c] of this.perBackend) backends[name] = { ...c };
-    return { ...t, backends };
+    const sc = this.statusClasses;
+    // Cumulative, as Prometheus histograms count them.
+    const counts: number[] = [];
+    let acc = 0;
+    for (const n of this.latencyCounts) {
+      acc += n;
+      counts.push(acc);
+    }
+    const http: HttpStats = {
+      requests: this.counters.requests,
+      responses: { "1xx": sc[1], "2xx": sc[2], "3xx": sc[3], "4xx": sc[4], "5xx": sc[5] },
+      latency: { bounds: LATENCY_BUCKETS_MS, counts, sumMs: this.latencySum, count: this.latencyCount },
+      retries: this.counters.retries,
+      retriesRefused: this.counters.retriesRefused,
+      ejections: this.counters.ejections,
+      ejected: this.outlier.ejected(),
+    };
+    return { ...t, backends, http };
   }
 
   // ------------------------------------------------------------------ for connections
@@ -321,4 +484,12 @@ function alpnOf(frontend: DesiredFrontend): string[] {
 function describe(err: unknown): { code?: string; message: string } {
   if (err instanceof Error) return { code: (err as { code?: string }).code, message: err.message };
   return { message: String(err) };
+}
+
+/** Add "10.0.0.0/8", "::1/128" or a bare address to a BlockList (validated by the config schema). */
+function addCidr(list: BlockList, cidr: string): void {
+  const [addr, bits] = cidr.split("/");
+  const family = isIP(addr) === 6 ? "ipv6" : "ipv4";
+  if (bits === undefined) list.addAddress(addr, family);
+  else list.addSubnet(addr, Number(bits), family);
 }
