@@ -23,7 +23,15 @@ export interface Metrics {
 interface Snap {
   status: DaemonStatus;
   stats: DataplaneStats;
+  /** Per dataplane, unmerged: the XDP dataplane's extra counters are read from here. */
+  raw: DataplaneStats[];
 }
+
+/** What the XDP dataplane adds to a frontend's stats (XdpFrontendCounters in dataplane/xdp). */
+type XdpExtra = { xdp?: { packets: number; drops: Record<string, number> } };
+
+/** Drop reasons as label values: noBackend -> no_backend. */
+const snakeCase = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 const TRAFFIC: { key: keyof TrafficCounters; suffix: string; help: string; counter: boolean }[] = [
   { key: "connectionsTotal", suffix: "connections_total", help: "Connections accepted", counter: true },
@@ -37,7 +45,10 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
   const registry = new Registry();
   let snap: Snap | undefined;
   const current = (): Snap => {
-    snap ??= { status: daemon.status(), stats: mergeStats(daemon.stats?.() ?? []) };
+    if (snap === undefined) {
+      const raw = daemon.stats?.() ?? [];
+      snap = { status: daemon.status(), stats: mergeStats(raw), raw };
+    }
     return snap;
   };
   const registers = [registry];
@@ -88,6 +99,38 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
       for (const [frontend, c] of Object.entries(current().stats.frontends)) {
         const rejected = (c as { rejected?: number }).rejected;
         if (rejected !== undefined) this.inc({ frontend }, rejected);
+      }
+    },
+  });
+  new Counter({
+    name: "lodestone_xdp_packets_total",
+    help: "Packets the XDP program forwarded for the frontend's VIP (dataplane xdp only).",
+    labelNames: ["frontend"],
+    registers,
+    collect() {
+      this.reset();
+      for (const dp of current().raw) {
+        for (const [frontend, c] of Object.entries(dp.frontends)) {
+          const x = (c as XdpExtra).xdp;
+          if (x) this.inc({ frontend }, x.packets);
+        }
+      }
+    },
+  });
+  new Counter({
+    name: "lodestone_xdp_drops_total",
+    help: "Packets the XDP program dropped for the frontend's VIP, by reason (dataplane xdp only).",
+    labelNames: ["frontend", "reason"],
+    registers,
+    collect() {
+      this.reset();
+      for (const dp of current().raw) {
+        for (const [frontend, c] of Object.entries(dp.frontends)) {
+          const x = (c as XdpExtra).xdp;
+          if (x)
+            for (const [reason, n] of Object.entries(x.drops))
+              this.inc({ frontend, reason: snakeCase(reason) }, n);
+        }
       }
     },
   });

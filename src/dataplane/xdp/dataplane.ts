@@ -60,6 +60,13 @@ export interface XdpVipStats extends Stats {
   backends: Record<string, Stats>;
 }
 
+/** Extra per-frontend counters in `stats()` (beside the generic TrafficCounters). */
+export interface XdpFrontendCounters {
+  packets: number;
+  replyPackets: number;
+  drops: Stats["drops"];
+}
+
 export interface XdpStats {
   /** Traffic the program saw that matched no VIP (passed to the kernel). */
   passed: { packets: number; bytes: number };
@@ -235,7 +242,13 @@ export class XdpDataplane implements Dataplane {
     for (const [name, s] of Object.entries(detailed.frontends)) {
       const backends: Record<string, TrafficCounters> = {};
       for (const [b, bs] of Object.entries(s.backends)) backends[b] = counters(bs);
-      out.frontends[name] = { ...counters(s), backends };
+      // Packets and drops by reason ride along for /metrics (lodestone_xdp_*), which reads them raw.
+      const entry: DataplaneStats["frontends"][string] & { xdp: XdpFrontendCounters } = {
+        ...counters(s),
+        backends,
+        xdp: { packets: s.packets, replyPackets: s.replyPackets, drops: { ...s.drops } },
+      };
+      out.frontends[name] = entry;
     }
     return out;
   }

@@ -67,6 +67,13 @@ test("lab balances HTTP over three backends through XDP and lab down removes eve
     connections.reduce((n, m) => n + Number(m[1]), 0),
     r.backends.reduce((n, b) => n + b.xdp.newFlows, 0),
   );
+  const packets = [...metrics.stdout.matchAll(/^lodestone_xdp_packets_total\{frontend="vip[46]"\} (\d+)$/gm)];
+  assert.equal(packets.length, 2, "an XDP packets counter per VIP");
+  // Read after the lab's own snapshot: a late ACK may add a packet, never remove one.
+  assert.ok(
+    packets.reduce((n, m) => n + Number(m[1]), 0) >= r.backends.reduce((n, b) => n + b.xdp.packets, 0),
+  );
+  assert.match(metrics.stdout, /^lodestone_xdp_drops_total\{frontend="vip4",reason="no_backend"\} 0$/m);
 
   const down = await run(NODE, [MAIN, "lab", "down", "--tag", "test"], { cwd: REPO, timeout: 60_000 });
   assert.match(down.stdout, /removed .*lslab-test-lb/);
