@@ -73,10 +73,13 @@ export interface LabReport {
 export function labSkipReason(): string | null {
   if (process.platform !== "linux") return "the lab needs Linux (network namespaces, XDP)";
   if (process.getuid?.() !== 0) return "the lab needs root (network namespaces, bpf())";
-  for (const tool of ["clang", "ip", "nsenter"]) {
+  for (const tool of ["clang", "ip", "nsenter", "curl"]) {
     if (!["/usr/bin", "/usr/sbin", "/bin", "/sbin"].some((d) => existsSync(join(d, tool)))) {
       return `${tool} is not installed (scripts/setup.sh installs it)`;
     }
+  }
+  if (!["x86_64", "aarch64"].some((a) => existsSync(`/usr/lib/${a}-linux-gnu/libbpf.so.1`))) {
+    return "libbpf.so.1 is not installed (Debian libbpf1, from scripts/setup.sh)";
   }
   return null;
 }
