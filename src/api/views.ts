@@ -3,6 +3,7 @@
 // it here, so every field of one answer comes from the same moment.
 import type { Config } from "../config/types.ts";
 import type { DaemonStatus } from "../control/daemon.ts";
+import { sumHttpStats } from "../dataplane/proxy/http/stats.ts";
 import type { DataplaneStats, TrafficCounters } from "../dataplane/types.ts";
 
 export interface Snapshot {
@@ -40,6 +41,7 @@ export function mergeStats(list: DataplaneStats[]): DataplaneStats {
       // The proxy dataplane also counts connections/datagrams refused at once (over limits).
       const rejected = (fe as { rejected?: number }).rejected;
       if (rejected !== undefined) into.rejected = (into.rejected ?? 0) + rejected;
+      if (fe.http !== undefined) into.http = sumHttpStats(into.http, fe.http);
       for (const [b, c] of Object.entries(fe.backends)) {
         into.backends[b] ??= zeroCounters();
         add(into.backends[b], c);

@@ -9,8 +9,29 @@ export interface TrafficCounters {
   connectErrors: number;
 }
 
+/** L7 statistics of an http/https frontend (proxy dataplane); see dataplane/proxy/http/stats.ts. */
+export interface HttpStats {
+  /** Requests whose head was parsed (refused heads are `rejected`). */
+  requests: number;
+  /** Responses sent to clients by status class (proxy-generated ones included). */
+  responses: { "1xx": number; "2xx": number; "3xx": number; "4xx": number; "5xx": number };
+  /** Request latency (head parsed -> response complete): cumulative counts per bound (ms), then +Inf. */
+  latency: { bounds: readonly number[]; counts: number[]; sumMs: number; count: number };
+  /** Retries made (connect failures and resets before any response byte). */
+  retries: number;
+  /** Retries the retry budget refused. */
+  retriesRefused: number;
+  /** Ejections by passive outlier detection so far. */
+  ejections: number;
+  /** Backends ejected now. */
+  ejected: number;
+}
+
 export interface DataplaneStats {
-  frontends: Record<string, TrafficCounters & { backends: Record<string, TrafficCounters> }>;
+  frontends: Record<
+    string,
+    TrafficCounters & { backends: Record<string, TrafficCounters>; http?: HttpStats }
+  >;
 }
 
 /**

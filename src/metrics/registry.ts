@@ -8,7 +8,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { AdminDaemon } from "../api/daemon-view.ts";
 import { mergeStats } from "../api/views.ts";
 import type { DaemonStatus } from "../control/daemon.ts";
-import type { DataplaneStats, TrafficCounters } from "../dataplane/types.ts";
+import type { DataplaneStats, HttpStats, TrafficCounters } from "../dataplane/types.ts";
 import { HEALTH_STATES } from "../model/state.ts";
 
 export interface Metrics {
@@ -32,6 +32,8 @@ type XdpExtra = { xdp?: { packets: number; drops: Record<string, number> } };
 
 /** Drop reasons as label values: noBackend -> no_backend. */
 const snakeCase = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+const HTTP_DURATION_HELP = "HTTP request latency (request head received -> response complete), per frontend.";
 
 const TRAFFIC: { key: keyof TrafficCounters; suffix: string; help: string; counter: boolean }[] = [
   { key: "connectionsTotal", suffix: "connections_total", help: "Connections accepted", counter: true },
@@ -134,6 +136,98 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
       }
     },
   });
+  // L7 (http/https frontends): read from stats().frontends[name].http at each scrape.
+  const l7 = (): [string, HttpStats][] =>
+    Object.entries(current().stats.frontends).flatMap(([f, c]) =>
+      c.http === undefined ? [] : [[f, c.http]],
+    );
+  new Counter({
+    name: "lodestone_http_responses_total",
+    help: "HTTP responses sent to clients by status class (proxy-generated ones included), per frontend.",
+    labelNames: ["frontend", "class"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [frontend, h] of l7()) {
+        for (const [cls, n] of Object.entries(h.responses)) this.inc({ frontend, class: cls }, n);
+      }
+    },
+  });
+  const l7Counters: [string, string, (h: HttpStats) => number][] = [
+    [
+      "lodestone_http_requests_total",
+      "HTTP requests received (heads parsed), per frontend.",
+      (h) => h.requests,
+    ],
+    [
+      "lodestone_http_retries_total",
+      "Requests retried on another backend (connect failures, resets before any response byte), per frontend.",
+      (h) => h.retries,
+    ],
+    [
+      "lodestone_http_retries_refused_total",
+      "Retries the retry budget refused, per frontend.",
+      (h) => h.retriesRefused,
+    ],
+    [
+      "lodestone_http_outlier_ejections_total",
+      "Backends ejected by passive outlier detection, per frontend.",
+      (h) => h.ejections,
+    ],
+  ];
+  for (const [name, help, read] of l7Counters) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["frontend"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [frontend, h] of l7()) this.inc({ frontend }, read(h));
+      },
+    });
+  }
+  new Gauge({
+    name: "lodestone_http_outlier_ejected",
+    help: "Backends ejected by passive outlier detection now, per frontend.",
+    labelNames: ["frontend"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [frontend, h] of l7()) this.set({ frontend }, h.ejected);
+    },
+  });
+  // The dataplane keeps the histogram's buckets itself (no observe() per request here):
+  // exposed as a histogram-typed metric computed at scrape time.
+  registry.registerMetric({
+    name: "lodestone_http_request_duration_seconds",
+    help: HTTP_DURATION_HELP,
+    type: "histogram",
+    aggregator: "sum",
+    get() {
+      const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+      const base = "lodestone_http_request_duration_seconds";
+      for (const [frontend, h] of l7()) {
+        h.latency.bounds.forEach((ms, i) => {
+          values.push({
+            metricName: `${base}_bucket`,
+            labels: { le: ms / 1000, frontend },
+            value: h.latency.counts[i],
+          });
+        });
+        values.push({
+          metricName: `${base}_bucket`,
+          labels: { le: "+Inf", frontend },
+          value: h.latency.counts[h.latency.bounds.length] ?? h.latency.count,
+        });
+        values.push({ metricName: `${base}_sum`, labels: { frontend }, value: h.latency.sumMs / 1000 });
+        values.push({ metricName: `${base}_count`, labels: { frontend }, value: h.latency.count });
+      }
+      return { name: base, help: HTTP_DURATION_HELP, type: "histogram", values, aggregator: "sum" };
+    },
+    reset() {},
+  } as unknown as Parameters<Registry["registerMetric"]>[0]);
+
   new Gauge({
     name: "lodestone_frontend_up",
     help: "1 when the frontend's service has an active pool (something to serve), else 0.",

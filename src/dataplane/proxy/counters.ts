@@ -1,5 +1,6 @@
 // Traffic counters shared by the L4 listeners and the worker pool's summing.
-import type { DataplaneStats, TrafficCounters } from "../types.ts";
+import type { DataplaneStats, HttpStats, TrafficCounters } from "../types.ts";
+import { sumHttpStats } from "./http/stats.ts";
 
 /**
  * What an L4 listener reports. `rejected`: TCP accepts closed at once (over
@@ -9,6 +10,8 @@ import type { DataplaneStats, TrafficCounters } from "../types.ts";
 export type ListenerStats = TrafficCounters & {
   rejected?: number;
   backends: Record<string, TrafficCounters>;
+  /** http/https frontends only. */
+  http?: HttpStats;
 };
 
 /** DataplaneStats with the proxy's extra per-frontend counter. */
@@ -41,6 +44,7 @@ export function sumStats(parts: readonly ProxyStats[]): ProxyStats {
       }
       addCounters(sum, fe);
       sum.rejected = (sum.rejected ?? 0) + (fe.rejected ?? 0);
+      if (fe.http !== undefined) sum.http = sumHttpStats(sum.http, fe.http);
       for (const [backend, counters] of Object.entries(fe.backends)) {
         sum.backends[backend] ??= zeroCounters();
         addCounters(sum.backends[backend], counters);

@@ -9,7 +9,7 @@ import type { HttpSettings, Route } from "../../../config/routes.ts";
 import type { HostPort } from "../../../config/types.ts";
 import { LodestoneError } from "../../../errors.ts";
 import type { DesiredFrontend } from "../../../model/desired.ts";
-import type { TrafficCounters } from "../../types.ts";
+import type { HttpStats, TrafficCounters } from "../../types.ts";
 import { listenError } from "../listen-error.ts";
 import type { FrontendListener, ListenerOptions } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
@@ -20,6 +20,7 @@ import { OutlierDetector } from "./outlier.ts";
 import { RetryBudget } from "./retry-budget.ts";
 import { Router } from "./router.ts";
 import { httpConfigOf } from "./settings.ts";
+import { LATENCY_BUCKETS_MS } from "./stats.ts";
 import { StickyCookie } from "./sticky.ts";
 import { buildTargets, type ServiceTarget } from "./targets.ts";
 import { type LoadedTls, loadTls } from "./tls.ts";
@@ -39,24 +40,6 @@ export interface HttpListenerOptions extends ListenerOptions {
   onOutlier?: (backend: string, ejected: boolean, reason: string) => void;
   /** Clock for retry budget and outlier timing (tests); default Date.now. */
   now?: () => number;
-}
-
-/** Upper bounds (ms) of the request latency histogram; the last bucket is +Inf. */
-export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
-
-/** L7 statistics beyond TrafficCounters (additive fields of a frontend's stats). */
-export interface HttpStats {
-  requests: number;
-  /** Responses by status class: index 1..5 = 1xx..5xx (index 0 unused). */
-  responses: { "1xx": number; "2xx": number; "3xx": number; "4xx": number; "5xx": number };
-  /** Request latency (head parsed -> response complete), cumulative counts per LATENCY_BUCKETS_MS bound, then +Inf. */
-  latency: { bounds: readonly number[]; counts: number[]; sumMs: number; count: number };
-  /** Retries made (connect failures and resets), and retries the budget refused. */
-  retries: number;
-  retriesRefused: number;
-  /** Ejections by outlier detection so far, and backends ejected now. */
-  ejections: number;
-  ejected: number;
 }
 
 /** L7 counters beyond TrafficCounters, for metrics. */
