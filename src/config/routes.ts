@@ -126,6 +126,19 @@ export interface HttpSettings {
   trustedProxies: string[];
   /** One structured log line per request (info level). */
   accessLog: boolean;
+  /** Protocol spoken to backends: HTTP/1.1 (default) or HTTP/2 (e.g. gRPC), pooled per backend. */
+  upstream: "http1" | "h2";
+  /** TLS to backends; absent = cleartext. */
+  upstreamTls?: UpstreamTlsSettings;
+}
+
+export interface UpstreamTlsSettings {
+  /** Verify the backend's certificate against `ca` (or the system CAs) and the SNI name (default true). */
+  verify: boolean;
+  /** Server name sent (SNI) and verified; default none (the certificate is then checked against the backend's IP). */
+  sni?: string;
+  /** PEM file of CA certificates to trust instead of the system ones. */
+  ca?: string;
 }
 
 export interface RetryBudgetSettings {
@@ -216,6 +229,7 @@ export const HTTP_DEFAULTS: HttpSettings = {
   xForwardedFor: "append",
   trustedProxies: [],
   accessLog: false,
+  upstream: "http1",
 };
 
 // ---------------------------------------------------------------- schema pieces
@@ -538,6 +552,22 @@ const hashOnSchema = z.union(
   { error: "expected client-ip, { header: X-Name } or { cookie: name }" },
 );
 
+const upstreamTlsSchema = strict({
+  verify: z.boolean({ error: "expected true or false" }).optional(),
+  sni: z
+    .string({ error: "expected a DNS name" })
+    .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, {
+      error: (iss) => `${JSON.stringify(iss.input)} is not a DNS name to send as SNI`,
+    })
+    .optional(),
+  ca: z.string({ error: "expected a PEM file path" }).min(1).optional(),
+}).transform((o): UpstreamTlsSettings => {
+  const out: UpstreamTlsSettings = { verify: o.verify ?? true };
+  if (o.sni !== undefined) out.sni = o.sni;
+  if (o.ca !== undefined) out.ca = o.ca;
+  return out;
+});
+
 const httpSettingsObject = strict({
   "request-head-timeout": durationMs.optional(),
   "keep-alive-timeout": durationMs.optional(),
@@ -563,6 +593,8 @@ const httpSettingsObject = strict({
   "x-forwarded-for": z.enum(["append", "replace"], { error: "expected append or replace" }).optional(),
   "trusted-proxies": z.array(cidr, { error: "expected a list of CIDRs" }).optional(),
   "access-log": z.boolean({ error: "expected true or false" }).optional(),
+  upstream: z.enum(["http1", "h2"], { error: "expected http1 or h2" }).optional(),
+  "upstream-tls": upstreamTlsSchema.optional(),
 }).check((ctx) => {
   if (ctx.value.sticky !== undefined && ctx.value["hash-on"] !== undefined) {
     ctx.issues.push({

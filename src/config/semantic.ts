@@ -237,6 +237,12 @@ function checkL7(name: string, fe: FrontendConfig): PendingIssue[] {
       }
     }
   });
+  const ca = fe.http?.upstreamTls?.ca;
+  if (ca !== undefined) {
+    const problem = unreadable(ca);
+    if (problem !== null)
+      issues.push({ path: at("http", "upstream-tls", "ca"), message: `cannot read ${ca}: ${problem}` });
+  }
   const keyFile = fe.http?.sticky?.cookie.keyFile;
   if (keyFile !== undefined) {
     const problem = unreadable(keyFile);

@@ -152,6 +152,24 @@ const invalid: { rule: string; fe: string; path: string; message: RegExp }[] = [
     message: /percentage from 0 to 100/,
   },
   {
+    rule: "upstream is http1 or h2",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, http: { upstream: h3 }",
+    path: "frontends.fe.http.upstream",
+    message: /expected http1 or h2/,
+  },
+  {
+    rule: "an unreadable upstream CA file is named",
+    fe: `listen: 127.0.0.1:8080, protocol: http, service: svc, http: { upstream-tls: { ca: ${dir}/no-ca.pem } }`,
+    path: "frontends.fe.http.upstream-tls.ca",
+    message: /cannot read .*no-ca\.pem: no such file/,
+  },
+  {
+    rule: "upstream SNI is a DNS name",
+    fe: 'listen: 127.0.0.1:8080, protocol: http, service: svc, http: { upstream-tls: { sni: "a b" } }',
+    path: "frontends.fe.http.upstream-tls.sni",
+    message: /not a DNS name/,
+  },
+  {
     rule: "outlier detection keys are checked",
     fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, http: { outlier-detection: { consecutive-5xx: 3 } }",
     path: "frontends.fe.http.outlier-detection.consecutive-5xx",

@@ -543,7 +543,7 @@ export class ClientConnection implements UpstreamOwner {
       this.sendHead();
       return;
     }
-    this.upstream = new Upstream(b.name, b.address, b.port, this);
+    this.upstream = new Upstream(b.name, b.address, b.port, this, fe.transport);
     fe.counters.upstreamConnections++;
     this.setTimer(T_CONNECT, fe.connectTimeout);
   }

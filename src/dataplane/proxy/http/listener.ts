@@ -2,9 +2,16 @@
 // per-frontend state every connection reads on each request (router, service
 // targets, upstream pool, settings). update() swaps that state; requests already
 // in flight keep the backend they were sent to.
+
+import { readFileSync } from "node:fs";
 import type { Http2Server, ServerHttp2Session } from "node:http2";
 import { BlockList, createServer, isIP, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
+import {
+  type ConnectionOptions,
+  createServer as createTlsServer,
+  type TLSSocket,
+  type Server as TlsServer,
+} from "node:tls";
 import type { HttpSettings, Route } from "../../../config/routes.ts";
 import type { HostPort } from "../../../config/types.ts";
 import { LodestoneError } from "../../../errors.ts";
@@ -15,6 +22,7 @@ import type { FrontendListener, ListenerOptions } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
 import { type CompiledHeaderRules, compileHeaderRules } from "./forward-head.ts";
 import { adoptCleartext, createH2Server } from "./h2.ts";
+import { H2Sessions } from "./h2-upstream.ts";
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./head-scanner.ts";
 import { OutlierDetector } from "./outlier.ts";
 import { RetryBudget } from "./retry-budget.ts";
@@ -24,7 +32,7 @@ import { LATENCY_BUCKETS_MS } from "./stats.ts";
 import { StickyCookie } from "./sticky.ts";
 import { buildTargets, type ServiceTarget } from "./targets.ts";
 import { type LoadedTls, loadTls } from "./tls.ts";
-import { UpstreamPool } from "./upstream.ts";
+import { PLAIN_TRANSPORT, UpstreamPool, type UpstreamTransport } from "./upstream.ts";
 
 export interface HttpListenerOptions extends ListenerOptions {
   /** Called for every refused request (malformed, oversized, timed out); for logs. */
@@ -185,6 +193,7 @@ export class HttpListener implements FrontendListener {
     this.defaultTarget = this.targets.get(frontend.service)!;
     this.pool.configure(cfg.http.upstreamMaxIdle, cfg.http.upstreamIdleTimeout);
     this.retryBudget.configure(cfg.http.retryBudget);
+    this.applyTransport(cfg.http);
     const names = new Set<string>();
     for (const t of this.targets.values()) for (const b of t.backends) names.add(b.name);
     this.outlier.configure(cfg.http.outlier, [...names]);
@@ -207,6 +216,36 @@ export class HttpListener implements FrontendListener {
   }
 
   private stickyKey = "null";
+  /** How backends are reached (TLS, HTTP/2); replaced when upstream settings change. */
+  transport: UpstreamTransport = PLAIN_TRANSPORT;
+  private transportKey = "";
+
+  private applyTransport(http: HttpSettings): void {
+    const key = JSON.stringify([http.upstream, http.upstreamTls ?? null]);
+    if (key === this.transportKey) return;
+    const old = this.transport;
+    let tls: ConnectionOptions | null = null;
+    const t = http.upstreamTls;
+    if (t !== undefined) {
+      tls = { rejectUnauthorized: t.verify };
+      if (t.sni !== undefined) tls.servername = t.sni;
+      if (t.ca !== undefined) {
+        try {
+          tls.ca = readFileSync(t.ca);
+        } catch (err) {
+          throw new LodestoneError(
+            "TLS_CA_UNREADABLE",
+            `frontend ${this.name}: cannot read upstream-tls ca ${t.ca}: ${(err as Error).message}`,
+          );
+        }
+      }
+    }
+    this.transport = { tls, h2: http.upstream === "h2" ? new H2Sessions() : null };
+    this.transportKey = key;
+    // Idle connections of the old kind must not be reused; busy ones finish.
+    this.pool.closeIdle();
+    old.h2?.close();
+  }
 
   /** How X-Forwarded-* of this client are treated (see ForwardContext.forwarded). */
   forwardedMode(clientAddress: string): "trust" | "append" | "replace" {
@@ -340,10 +379,15 @@ export class HttpListener implements FrontendListener {
     const now = new Set(all.map((b) => b.name));
     const flushed = new Set(all.filter((b) => b.weight === 0 && b.flush).map((b) => b.name));
     // Vanished backends: idle connections go now, active exchanges finish (drain).
-    for (const name of before) if (!now.has(name)) this.pool.closeIdle(name);
+    for (const name of before) {
+      if (now.has(name)) continue;
+      this.pool.closeIdle(name);
+      this.transport.h2?.close(name);
+    }
     // Flushed backends: everything on them ends now.
     for (const name of flushed) {
       this.pool.closeIdle(name);
+      this.transport.h2?.close(name);
       for (const c of this.connections) if (c.currentBackend === name) c.abort();
     }
   }
@@ -387,6 +431,7 @@ export class HttpListener implements FrontendListener {
     for (const s of this.h2Sessions) s.destroy();
     if (this.outlierTimer !== null) clearTimeout(this.outlierTimer);
     this.outlierTimer = null;
+    this.transport.h2?.destroyAll();
     this.pool.closeIdle();
     if (!this.opts.noListen && this.server.listening) await closed;
   }

@@ -6,6 +6,16 @@
 // completely sent request (the caller decides that), and it is dropped from the
 // pool the moment the backend closes it or sends anything while idle.
 import { connect, type Socket } from "node:net";
+import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
+import { type H2Sessions, H2StreamSocket } from "./h2-upstream.ts";
+
+/** How backends are reached: cleartext TCP (both null), TLS, and/or HTTP/2 sessions. */
+export interface UpstreamTransport {
+  tls: ConnectionOptions | null;
+  h2: H2Sessions | null;
+}
+
+export const PLAIN_TRANSPORT: UpstreamTransport = { tls: null, h2: null };
 
 export interface UpstreamOwner {
   onUpstreamConnect(u: Upstream): void;
@@ -28,12 +38,32 @@ export class Upstream {
   private pool: UpstreamPool | null = null;
   private lastError: Error | undefined;
 
-  constructor(backend: string, host: string, port: number, owner: UpstreamOwner) {
+  constructor(
+    backend: string,
+    host: string,
+    port: number,
+    owner: UpstreamOwner,
+    transport: UpstreamTransport = PLAIN_TRANSPORT,
+  ) {
     this.backend = backend;
     this.owner = owner;
-    const socket = connect({ host, port, noDelay: true });
+    let socket: Socket;
+    let connectEvent = "connect";
+    if (transport.h2 !== null) {
+      const scheme = transport.tls === null ? "http" : "https";
+      const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+      const session = transport.h2.session(backend, `${scheme}://${authority}`, transport.tls);
+      // A virtual connection with the socket surface this class uses (see h2-upstream.ts).
+      socket = new H2StreamSocket(session, scheme, authority) as unknown as Socket;
+    } else if (transport.tls !== null) {
+      socket = tlsConnect({ ...transport.tls, host, port, ALPNProtocols: ["http/1.1"] });
+      socket.setNoDelay(true);
+      connectEvent = "secureConnect";
+    } else {
+      socket = connect({ host, port, noDelay: true });
+    }
     this.socket = socket;
-    socket.on("connect", () => {
+    socket.on(connectEvent, () => {
       this.connected = true;
       this.owner?.onUpstreamConnect(this);
     });
