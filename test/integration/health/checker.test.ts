@@ -190,7 +190,12 @@ describe("HealthChecker against real servers", () => {
     await new Promise((r) => setTimeout(r, 400));
     one.stop();
     const sharedConnections = srv.connections();
-    assert.equal(sharedConnections, probes.shared, "one connection per probe");
+    // stop() may abort one probe whose connection the server already accepted: its
+    // result is dropped, so connections can exceed reported probes by that one.
+    assert.ok(
+      sharedConnections >= probes.shared! && sharedConnections <= probes.shared! + 1,
+      `one connection per probe: ${sharedConnections} connections, ${probes.shared} probes`,
+    );
     assert.ok(
       probes.shared! >= 2 && probes.shared! <= 10,
       `shared backend probed ${probes.shared} times in 400ms`,
@@ -203,7 +208,12 @@ describe("HealthChecker against real servers", () => {
     two.sync([backend("twin1", srv.port, "tcp"), backend("twin2", srv.port, "tcp")], checks(check));
     await new Promise((r) => setTimeout(r, 400));
     two.stop();
-    assert.equal(srv.connections() - sharedConnections, probes.twin1! + probes.twin2!);
+    const twinConnections = srv.connections() - sharedConnections;
+    const twinProbes = probes.twin1! + probes.twin2!;
+    assert.ok(
+      twinConnections >= twinProbes && twinConnections <= twinProbes + 2,
+      `${twinConnections} connections for ${twinProbes} probes of two targets`,
+    );
     assert.ok(probes.twin1! >= 2 && probes.twin2! >= 2);
   });
 
