@@ -53,6 +53,8 @@ export class ChunkedDecoder {
   dataBytes = 0;
   /** When set, receives each run of payload bytes (to de-chunk, e.g. for HTTP/2 clients). */
   onData: ((buf: Buffer, start: number, end: number) => void) | null = null;
+  /** When set, receives each (validated) trailer field line, e.g. "grpc-status: 0". */
+  onTrailer: ((line: string) => void) | null = null;
 
   /** `status` is the HTTP status failures carry (400 for requests, 502 for responses). */
   constructor(limits: ChunkedLimits = DEFAULT_CHUNKED_LIMITS, status = 400) {
@@ -169,6 +171,7 @@ export class ChunkedDecoder {
             return i;
           }
           if (!TRAILER_RE.test(this.trailer)) this.fail("bad-trailer", "malformed trailer field");
+          this.onTrailer?.(this.trailer);
           this.trailer = "";
           this.trailerBytes += 2;
           this.state = S.TRAILER;

@@ -89,6 +89,14 @@ export function h2ResponseHeaders(res: ResponseHead): Record<string, string | st
   return out;
 }
 
+function isGrpc(res: ResponseHead): boolean {
+  const h = res.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    if (h[i].toLowerCase() === "content-type") return h[i + 1].toLowerCase().startsWith("application/grpc");
+  }
+  return false;
+}
+
 const R_HEAD = 0;
 const R_BODY = 1;
 const R_DONE = 2;
@@ -103,6 +111,8 @@ class StreamBridge {
   private remaining = 0;
   private decoder: ChunkedDecoder | null = null;
   private pendingDrain = false;
+  /** Trailer fields collected from a chunked gRPC response; null when not relaying trailers. */
+  private trailers: Record<string, string> | null = null;
 
   constructor(stream: ServerHttp2Stream, method: string) {
     this.stream = stream;
@@ -121,7 +131,16 @@ class StreamBridge {
       if (res.status < 200) continue; // interim responses are not relayed over HTTP/2
       this.res = res;
       const endStream = res.bodyKind === "none";
-      if (!this.stream.destroyed) this.stream.respond(h2ResponseHeaders(res), { endStream });
+      // gRPC status travels in trailers: chunked trailers become HTTP/2 trailers.
+      const grpc = !endStream && res.bodyKind === "chunked" && isGrpc(res);
+      if (grpc) {
+        this.trailers = {};
+        this.stream.once("wantTrailers", () => {
+          if (!this.stream.destroyed) this.stream.sendTrailers(this.trailers ?? {});
+        });
+      }
+      if (!this.stream.destroyed)
+        this.stream.respond(h2ResponseHeaders(res), { endStream, waitForTrailers: grpc });
       if (endStream) {
         this.state = R_DONE;
         return true;
@@ -131,6 +150,14 @@ class StreamBridge {
       if (res.bodyKind === "chunked") {
         this.decoder = new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 502);
         this.decoder.onData = (buf, s, e) => this.write(buf.subarray(s, e));
+        if (this.trailers !== null) {
+          const into = this.trailers;
+          this.decoder.onTrailer = (line) => {
+            const c = line.indexOf(":");
+            const name = line.slice(0, c).trim().toLowerCase();
+            if (!NOT_IN_H2.has(name)) into[name] = line.slice(c + 1).trim();
+          };
+        }
       }
     }
     if (this.state !== R_BODY || at >= chunk.length) return !this.pendingDrain;
