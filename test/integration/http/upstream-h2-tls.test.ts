@@ -7,6 +7,7 @@ import {
   createServer as createH2Server,
   createSecureServer,
   type Http2Server,
+  connect as h2connect,
   type ServerHttp2Session,
 } from "node:http2";
 import { createServer as createHttpsServer } from "node:https";
@@ -71,7 +72,7 @@ async function h2Backend(secure: boolean): Promise<{ port: number; sessions: () 
     stream.on("end", () => {
       if (stream.destroyed) return;
       stream.respond(
-        { ":status": 200, "content-type": "text/plain", "x-proto": "h2" },
+        { ":status": 200, "content-type": headers["content-type"] ?? "text/plain", "x-proto": "h2" },
         { waitForTrailers: true },
       );
       stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
@@ -161,6 +162,45 @@ describe("HTTP/2 to backends (upstream: h2)", () => {
       `GET /k HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`,
     ]);
     assert.deepEqual(statusLines(reply), [200, 200, 200]);
+  });
+
+  test("gRPC-shaped exchange, HTTP/2 on both sides (h2c): data and grpc-status trailers arrive", async () => {
+    const b = await h2Backend(false);
+    const l = createHttpListener(
+      desiredFrontend([{ name: "b", port: b.port }], { http: { upstream: "h2", h2c: true } }),
+    );
+    await l.start();
+    cleanups.push(() => l.stop(50));
+    const client = h2connect(`http://127.0.0.1:${l.address()!.port}`);
+    client.on("error", () => {});
+    cleanups.push(async () => void client.destroy());
+    const req = client.request({
+      ":method": "POST",
+      ":path": "/pkg.Svc/Call",
+      "content-type": "application/grpc",
+    });
+    req.end(Buffer.from([0, 0, 0, 0, 2, 8, 1]));
+    const got = await new Promise<{ status: number; body: string; trailers: Record<string, unknown> }>(
+      (resolve, reject) => {
+        let status = 0;
+        let body = "";
+        let trailers: Record<string, unknown> = {};
+        req.on("response", (h) => {
+          status = Number(h[":status"]);
+        });
+        req.on("data", (d: Buffer) => {
+          body += d.toString();
+        });
+        req.on("trailers", (t) => {
+          trailers = t;
+        });
+        req.on("end", () => resolve({ status, body, trailers }));
+        req.on("error", reject);
+      },
+    );
+    assert.equal(got.status, 200);
+    assert.equal(got.body, "POST /pkg.Svc/Call 7 trailers");
+    assert.equal(got.trailers["grpc-status"], "0");
   });
 
   test("h2 over TLS to the backend (verify off)", async () => {
