@@ -5,8 +5,11 @@
 //
 //   <p>-cl (client)   eth0 10.99.0.10  fd00:99::10   routes the VIP ranges via lb
 //   <p>-lb (balancer) eth0 10.99.0.2   fd00:99::2    XDP attached here
-//   <p>-b1..b3        eth0 10.99.0.11+ fd00:99::11+  the VIPs on lo (DSR)
+//   <p>-b1..b3        eth0 10.99.0.11+ fd00:99::11+  the DSR VIP on lo
 //   <p>-sw            br0 joining every peer
+//
+// The XDP integration tests build the same network under their own prefix
+// (test/integration/xdp/netns.ts), so `lodestone lab down --all` never removes theirs.
 import { execFile } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +30,10 @@ export const LAB_V4 = {
   client: "10.99.0.10",
   backends: ["10.99.0.11", "10.99.0.12", "10.99.0.13"],
   vipNet: "10.99.1.0/24",
+  /** DSR: the backends hold it on lo. */
   vip: "10.99.1.1",
+  /** NAT: routed to the balancer like `vip`, but no backend holds it. */
+  natVip: "10.99.1.2",
 };
 export const LAB_V6 = {
   lb: "fd00:99::2",
@@ -35,6 +41,7 @@ export const LAB_V6 = {
   backends: ["fd00:99::11", "fd00:99::12", "fd00:99::13"],
   vipNet: "fd00:99:1::/64",
   vip: "fd00:99:1::1",
+  natVip: "fd00:99:1::2",
 };
 export const BACKEND_NAMES = ["b1", "b2", "b3"];
 
@@ -72,12 +79,15 @@ export class LabTopology {
   readonly ns: { sw: string; client: string; lb: string; backends: string[] };
   #created: string[] = [];
 
-  /** `tag` makes the names unique: namespaces are `lslab-<tag>-cl` and so on. */
-  constructor(tag: string) {
+  /**
+   * `tag` makes the names unique: namespaces are `<namePrefix><tag>-cl` and so on
+   * (`lslab-<tag>-cl` by default).
+   */
+  constructor(tag: string, namePrefix = LAB_PREFIX) {
     if (!/^[a-z0-9]{1,8}$/.test(tag)) {
       throw new LodestoneError("LAB_BAD_TAG", `lab tag "${tag}": 1 to 8 lowercase letters or digits`);
     }
-    this.prefix = `${LAB_PREFIX}${tag}`;
+    this.prefix = `${namePrefix}${tag}`;
     this.ns = {
       sw: `${this.prefix}-sw`,
       client: `${this.prefix}-cl`,

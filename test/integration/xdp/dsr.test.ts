@@ -32,21 +32,21 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     const v4 = NAMES.map((name, i) => change({ name, address: V4.backends[i], port: PORT }));
     const v6 = NAMES.map((name, i) => change({ name, address: V6.backends[i], port: PORT }));
     return state(
-      frontend("web", "tcp", V4.dsrVip, PORT, v4),
-      frontend("dns", "udp", V4.dsrVip, PORT, v4),
-      frontend("web6", "tcp", V6.dsrVip, PORT, v6),
-      frontend("dns6", "udp", V6.dsrVip, PORT, v6),
+      frontend("web", "tcp", V4.vip, PORT, v4),
+      frontend("dns", "udp", V4.vip, PORT, v4),
+      frontend("web6", "tcp", V6.vip, PORT, v6),
+      frontend("dns6", "udp", V6.vip, PORT, v6),
       frontend(
         "big",
         "udp",
-        V4.dsrVip,
+        V4.vip,
         FRAG_PORT,
         v4.map((b) => ({ ...b, port: FRAG_PORT })),
       ),
       frontend(
         "big6",
         "udp",
-        V6.dsrVip,
+        V6.vip,
         FRAG_PORT,
         v6.map((b) => ({ ...b, port: FRAG_PORT })),
       ),
@@ -84,7 +84,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
   });
 
   it("spreads TCP connections to an IPv4 VIP over every backend, and the counters match what the client saw", async () => {
-    const answers = await client.call<string[]>({ op: "tcp", host: V4.dsrVip, port: PORT, count: 60 });
+    const answers = await client.call<string[]>({ op: "tcp", host: V4.vip, port: PORT, count: 60 });
     const seen = tally(answers);
     assert.deepEqual(
       Object.keys(seen).sort(),
@@ -105,7 +105,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
   });
 
   it("spreads UDP flows to an IPv4 VIP over every backend, one new flow per client socket", async () => {
-    const seen = tally(await client.call<string[]>({ op: "udp", host: V4.dsrVip, port: PORT, count: 60 }));
+    const seen = tally(await client.call<string[]>({ op: "udp", host: V4.vip, port: PORT, count: 60 }));
     assert.deepEqual(Object.keys(seen).sort(), NAMES, JSON.stringify(seen));
     const s = (await stats()).frontends.dns;
     assert.equal(s.newFlows, 60);
@@ -114,7 +114,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
   });
 
   it("keeps every packet of a connection on one backend", async () => {
-    await client.call({ op: "open", conn: "sticky", host: V4.dsrVip, port: PORT });
+    await client.call({ op: "open", conn: "sticky", host: V4.vip, port: PORT });
     const answers: string[] = [];
     for (let i = 0; i < 20; i++) answers.push(await client.call<string>({ op: "ping", conn: "sticky" }));
     assert.equal(new Set(answers).size, 1, JSON.stringify(answers));
@@ -127,7 +127,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     const on = new Map<string, string>();
     for (let i = 0; i < 30 && on.size < 3; i++) {
       const conn = `c${i}`;
-      await client.call({ op: "open", conn, host: V4.dsrVip, port: PORT });
+      await client.call({ op: "open", conn, host: V4.vip, port: PORT });
       const who = await client.call<string>({ op: "ping", conn });
       if (!on.has(who)) on.set(who, conn);
       else await client.call({ op: "close", conn });
@@ -136,9 +136,9 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     const drained = on.get("b2")!;
 
     await lb.call({ op: "apply", desired: desired((b) => (b.name === "b2" ? { ...b, weight: 0 } : b)) });
-    const tcp = tally(await client.call<string[]>({ op: "tcp", host: V4.dsrVip, port: PORT, count: 40 }));
+    const tcp = tally(await client.call<string[]>({ op: "tcp", host: V4.vip, port: PORT, count: 40 }));
     assert.deepEqual(Object.keys(tcp).sort(), ["b1", "b3"], JSON.stringify(tcp));
-    const udp = tally(await client.call<string[]>({ op: "udp", host: V4.dsrVip, port: PORT, count: 40 }));
+    const udp = tally(await client.call<string[]>({ op: "udp", host: V4.vip, port: PORT, count: 40 }));
     assert.deepEqual(Object.keys(udp).sort(), ["b1", "b3"], JSON.stringify(udp));
     for (let i = 0; i < 5; i++) assert.equal(await client.call({ op: "ping", conn: drained }), "b2");
     assert.equal(await client.call({ op: "ping", conn: on.get("b1") }), "b1");
@@ -163,9 +163,9 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
 
   it("balances TCP and UDP to an IPv6 VIP", async () => {
     await lb.call({ op: "apply", desired: desired() });
-    const tcp = tally(await client.call<string[]>({ op: "tcp", host: V6.dsrVip, port: PORT, count: 45 }));
+    const tcp = tally(await client.call<string[]>({ op: "tcp", host: V6.vip, port: PORT, count: 45 }));
     assert.deepEqual(Object.keys(tcp).sort(), NAMES, JSON.stringify(tcp));
-    const udp = tally(await client.call<string[]>({ op: "udp", host: V6.dsrVip, port: PORT, count: 45 }));
+    const udp = tally(await client.call<string[]>({ op: "udp", host: V6.vip, port: PORT, count: 45 }));
     assert.deepEqual(Object.keys(udp).sort(), NAMES, JSON.stringify(udp));
     const s = await stats();
     assert.equal(s.frontends.web6.newFlows, 45);
@@ -180,7 +180,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     await lb.call({ op: "apply", desired: plain });
     const answers = await client.call<string[]>({
       op: "udp",
-      host: V4.dsrVip,
+      host: V4.vip,
       port: PORT,
       count: 3,
       size: 3000,
@@ -197,7 +197,7 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     it(`with fragments on, sends every fragment of ${family} datagrams above the MTU to one backend`, async () => {
       const answers = await client.call<string[]>({
         op: "udp",
-        host: net.dsrVip,
+        host: net.vip,
         port: FRAG_PORT,
         count: 20,
         size: 3000,
@@ -212,19 +212,19 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
       assert.equal(s.backends[answers[0]].packets, 60);
       // Small datagrams of the same client land on the same backend. (The port-0 entry that
       // catches fragments catches every fragment to this address and protocol, whatever the port.)
-      const small = await client.call<string[]>({ op: "udp", host: net.dsrVip, port: FRAG_PORT, count: 5 });
+      const small = await client.call<string[]>({ op: "udp", host: net.vip, port: FRAG_PORT, count: 5 });
       assert.deepEqual(small, Array(5).fill(answers[0]));
     });
   }
 
   it("keeps forwarding while the daemon is gone, and a restarted one takes over the pinned maps without moving flows", async () => {
-    await client.call({ op: "open", conn: "survivor", host: V4.dsrVip, port: PORT });
+    await client.call({ op: "open", conn: "survivor", host: V4.vip, port: PORT });
     const owner = await client.call<string>({ op: "ping", conn: "survivor" });
     const before = (await stats()).frontends.web;
 
     await lb.close(); // the process exits; the program stays attached, maps stay pinned
     assert.equal(await client.call({ op: "ping", conn: "survivor" }), owner);
-    const during = tally(await client.call<string[]>({ op: "tcp", host: V4.dsrVip, port: PORT, count: 20 }));
+    const during = tally(await client.call<string[]>({ op: "tcp", host: V4.vip, port: PORT, count: 20 }));
     assert.equal(Object.keys(during).filter((k) => !NAMES.includes(k)).length, 0, JSON.stringify(during));
 
     lb = await startBalancer();

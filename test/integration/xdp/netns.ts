@@ -1,22 +1,16 @@
-// Test topology for the XDP dataplane: network namespaces joined by veth pairs
-// on a bridge, all created and removed by the test. Nothing is configured
-// outside the namespaces: veths are created directly inside them.
-//
-//   <p>-cl (client)   eth0 10.77.0.10  fd00:77::10   routes the VIP ranges via lb
-//   <p>-lb (balancer) eth0 10.77.0.2   fd00:77::2    XDP attached here
-//   <p>-b1..b3        eth0 10.77.0.11+ fd00:77::11+  DSR VIPs on lo
-//   <p>-sw            br0 joining every peer
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+// Test topology for the XDP dataplane: the lab network (src/lab/topology.ts) under a
+// prefix of its own per test process, plus a private bpffs for the test's pinned maps,
+// and the agents the tests drive inside the namespaces.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { LabTopology, NODE, REPO, sh } from "../../../src/lab/topology.ts";
 
-const run = promisify(execFile);
+export { LAB_V4 as V4, LAB_V6 as V6 } from "../../../src/lab/topology.ts";
+
 const here = dirname(fileURLToPath(import.meta.url));
-export const REPO = resolve(here, "../../..");
-export const NODE = join(REPO, "node_modules/.bin/node");
 
 /** Why the XDP namespace tests cannot run here, or null when they can. */
 export function skipReason(): string | null {
@@ -38,126 +32,29 @@ export function skipReason(): string | null {
   return null;
 }
 
-export async function sh(cmd: string, args: string[]): Promise<string> {
-  try {
-    return (await run(cmd, args)).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")}: ${e.stderr?.trim() || e.message}`);
-  }
-}
-
-function nsExec(ns: string, args: string[]): Promise<string> {
-  return sh("ip", ["netns", "exec", ns, ...args]);
-}
-
-export const V4 = {
-  lb: "10.77.0.2",
-  client: "10.77.0.10",
-  backends: ["10.77.0.11", "10.77.0.12", "10.77.0.13"],
-  vipNet: "10.77.1.0/24",
-  dsrVip: "10.77.1.1",
-  natVip: "10.77.1.2",
-};
-export const V6 = {
-  lb: "fd00:77::2",
-  client: "fd00:77::10",
-  backends: ["fd00:77::11", "fd00:77::12", "fd00:77::13"],
-  vipNet: "fd00:77:1::/64",
-  dsrVip: "fd00:77:1::1",
-  natVip: "fd00:77:1::2",
-};
-
-export class Topology {
-  readonly prefix: string;
-  readonly ns: { sw: string; client: string; lb: string; backends: string[] };
+/**
+ * The lab network named `ls-xdp-<pid>-<tag>-*` (not `lslab-`, which `lodestone lab down`
+ * removes), with a bpffs of its own mounted while it exists.
+ */
+export class Topology extends LabTopology {
   readonly bpffs: string;
-  #created: string[] = [];
   #mounted = false;
 
   constructor(tag: string) {
-    this.prefix = `ls-xdp-${process.pid}-${tag}`;
-    this.ns = {
-      sw: `${this.prefix}-sw`,
-      client: `${this.prefix}-cl`,
-      lb: `${this.prefix}-lb`,
-      backends: [1, 2, 3].map((i) => `${this.prefix}-b${i}`),
-    };
+    super(tag, `ls-xdp-${process.pid}-`);
     this.bpffs = `/tmp/${this.prefix}-bpffs`;
   }
 
-  async #addNs(name: string): Promise<void> {
-    await sh("ip", ["netns", "add", name]);
-    this.#created.push(name);
-    await nsExec(name, ["ip", "link", "set", "lo", "up"]);
-    // No duplicate address detection: addresses are usable at once.
-    for (const k of ["all", "default"]) {
-      await nsExec(name, ["sysctl", "-qw", `net.ipv6.conf.${k}.accept_dad=0`]);
-    }
-  }
-
-  /** A veth pair: eth0 inside `ns`, `peer` on the bridge in the switch namespace. */
-  async #link(ns: string, peer: string, v4: string, v6: string): Promise<void> {
-    await sh("ip", [
-      "link",
-      "add",
-      "eth0",
-      "netns",
-      ns,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      peer,
-      "netns",
-      this.ns.sw,
-    ]);
-    await nsExec(this.ns.sw, ["ip", "link", "set", peer, "master", "br0", "up"]);
-    await nsExec(ns, ["ip", "addr", "add", `${v4}/24`, "dev", "eth0"]);
-    await nsExec(ns, ["ip", "-6", "addr", "add", `${v6}/64`, "dev", "eth0", "nodad"]);
-    await nsExec(ns, ["ip", "link", "set", "eth0", "up"]);
-  }
-
-  async create(): Promise<void> {
-    const all = [this.ns.sw, this.ns.client, this.ns.lb, ...this.ns.backends];
-    for (const n of all) await this.#addNs(n);
-    await nsExec(this.ns.sw, ["ip", "link", "add", "br0", "type", "bridge"]);
-    await nsExec(this.ns.sw, ["ip", "link", "set", "br0", "up"]);
-    await this.#link(this.ns.client, "pcl", V4.client, V6.client);
-    await this.#link(this.ns.lb, "plb", V4.lb, V6.lb);
-    for (let i = 0; i < 3; i++) {
-      const b = this.ns.backends[i];
-      await this.#link(b, `pb${i + 1}`, V4.backends[i], V6.backends[i]);
-      // DSR: backends answer for the VIP, which sits on their loopback.
-      await nsExec(b, ["ip", "addr", "add", `${V4.dsrVip}/32`, "dev", "lo"]);
-      await nsExec(b, ["ip", "-6", "addr", "add", `${V6.dsrVip}/128`, "dev", "lo"]);
-    }
-    // Complete checksums on every packet our processes send (see txcsum-off.ts).
-    for (const n of [this.ns.client, this.ns.lb, ...this.ns.backends]) {
-      await sh("nsenter", [`--net=/run/netns/${n}`, NODE, join(here, "txcsum-off.ts"), "eth0"]);
-    }
-    // The client reaches the VIPs through the balancer, as behind a router.
-    await nsExec(this.ns.client, ["ip", "route", "add", V4.vipNet, "via", V4.lb]);
-    await nsExec(this.ns.client, ["ip", "-6", "route", "add", V6.vipNet, "via", V6.lb]);
+  override async create(): Promise<void> {
+    await super.create();
     // A private bpffs for this test's pinned maps, visible to every process we start.
     mkdirSync(this.bpffs, { recursive: true });
     await sh("mount", ["-t", "bpf", "bpf", this.bpffs]);
     this.#mounted = true;
   }
 
-  /**
-   * Native XDP on the balancer's veth sends XDP_TX frames into its peer, which veth
-   * accepts only with NAPI enabled there: an XDP program on the peer turns it on.
-   */
-  async passOnBalancerPeer(passObject: string): Promise<void> {
-    await nsExec(this.ns.sw, ["ip", "link", "set", "dev", "plb", "xdpdrv", "obj", passObject, "sec", "xdp"]);
-  }
-
-  async destroy(): Promise<void> {
-    for (const n of this.#created.reverse()) {
-      await sh("ip", ["netns", "del", n]).catch(() => {});
-    }
-    this.#created = [];
+  override async destroy(): Promise<void> {
+    await super.destroy();
     if (this.#mounted) {
       await sh("umount", [this.bpffs]).catch(() => {});
       this.#mounted = false;
@@ -169,10 +66,6 @@ export class Topology {
         // still mounted or not empty: leave it rather than fail the cleanup
       }
     }
-  }
-
-  exec(ns: string, args: string[]): Promise<string> {
-    return nsExec(ns, args);
   }
 }
 
