@@ -33,6 +33,8 @@ export interface ProxyDataplaneOptions {
   log?: ProxyLogger;
   /** How long a removed or replaced frontend's open flows may finish, ms (default 10000). */
   drainTimeout?: number;
+  /** L7 passive outlier detection ejected (true) or returned (false) a backend: for the control plane's events. */
+  onOutlier?: (frontend: string, backend: string, ejected: boolean, reason: string) => void;
 }
 
 interface Running {
@@ -153,7 +155,12 @@ export class ProxyDataplane implements Dataplane {
         if (old.listen.host === f.listen.host && f.listen.port !== 0) await old.listener.stop(0);
       }
     }
-    const listener = factory(f, { reusePort: this.#options.reusePort, log: this.#log });
+    const onOutlier = this.#options.onOutlier;
+    const listener = factory(f, {
+      reusePort: this.#options.reusePort,
+      log: this.#log,
+      onOutlier: onOutlier && ((backend, ejected, reason) => onOutlier(f.name, backend, ejected, reason)),
+    });
     await listener.start();
     this.#running.set(f.name, { listener, protocol: f.protocol, listen: f.listen });
   }

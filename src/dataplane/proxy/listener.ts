@@ -37,6 +37,8 @@ export interface ListenerOptions {
   /** Bind with SO_REUSEPORT so several worker processes share one address. */
   reusePort?: boolean;
   log?: ProxyLogger;
+  /** L7 passive outlier detection ejected (true) or returned (false) a backend of this frontend. */
+  onOutlier?: (backend: string, ejected: boolean, reason: string) => void;
 }
 
 /** Builds the listener of one protocol (registered in dataplane.ts). */

@@ -24,3 +24,38 @@ test("ProxyDataplane.apply() runs an http frontend with its routes", async () =>
   assert.equal(gone.stdout, "410");
   assert.equal(dataplane.stats().frontends.www.backends.b.connectionsTotal, 1);
 });
+
+test("outlier events reach ProxyDataplane's onOutlier with the frontend's name; stats carry http", async () => {
+  const failing = await startHttpBackend((_req, res) => {
+    res.statusCode = 500;
+    res.end("no");
+  });
+  const events: string[] = [];
+  const dp = new ProxyDataplane({ onOutlier: (fe, b, ejected) => events.push(`${fe} ${b} ${ejected}`) });
+  try {
+    const fe = desiredFrontend(
+      [
+        { name: "bad", port: failing.port },
+        { name: "good", port: backend.port },
+      ],
+      {
+        http: {
+          outlier: {
+            consecutiveErrors: 1,
+            baseEjectionTime: 60_000,
+            maxEjectionTime: 60_000,
+            maxEjectedPercent: 50,
+          },
+        },
+      },
+    );
+    await dp.apply({ version: 1, frontends: { www: fe } });
+    const port = dp.address("www")!.port;
+    for (let i = 0; i < 3; i++) await curl([`http://127.0.0.1:${port}/`]);
+    assert.deepEqual(events, ["www bad true"]);
+    assert.equal(dp.stats().frontends.www.http?.ejections, 1);
+  } finally {
+    await dp.stop(100);
+    await failing.close();
+  }
+});
