@@ -14,11 +14,10 @@ export { murmur3_32 } from "./hash.ts";
 export {
   buildMaglevTable,
   DEFAULT_MAGLEV_TABLE_SIZE,
-  isPrime,
   MAX_MAGLEV_TABLE_SIZE,
   maglevSlotCounts,
-  nextPrime,
 } from "./maglev.ts";
+export { isPrime, nextPrime } from "./prime.ts";
 export type { Balancer, BalancerBackend, BalancerOptions, FlowKey } from "./types.ts";
 
 export const ALGORITHMS: readonly Algorithm[] = [

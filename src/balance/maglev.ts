@@ -13,6 +13,7 @@
 // written down in docs/balancing.md.
 import { LodestoneError } from "../errors.ts";
 import { murmur3_32, utf8 } from "./hash.ts";
+import { isPrime, nextPrime } from "./prime.ts";
 import type { BalancerBackend } from "./types.ts";
 
 export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
@@ -24,26 +25,6 @@ export const SKIP_SEED_XOR = 0x9e3779b9;
 export const WEIGHT_UNITS = 1000;
 /** Largest weight accepted (config weights are 0-100): keeps all weight arithmetic exact integers. */
 export const MAX_WEIGHT = 10000;
-
-/** True when n is a prime integer (trial division by 6k +/- 1; table sizes are small). */
-export function isPrime(n: number): boolean {
-  if (!Number.isSafeInteger(n) || n < 2) return false;
-  if (n < 4) return true;
-  if (n % 2 === 0 || n % 3 === 0) return false;
-  for (let d = 5; d * d <= n; d += 6) {
-    if (n % d === 0 || n % (d + 2) === 0) return false;
-  }
-  return true;
-}
-
-/** The smallest prime >= n (2 for anything below 2). */
-export function nextPrime(n: number): number {
-  if (!Number.isFinite(n))
-    throw new LodestoneError("BALANCE_INVALID_NUMBER", `nextPrime: ${n} is not finite`);
-  let candidate = Math.max(2, Math.ceil(n));
-  while (!isPrime(candidate)) candidate++;
-  return candidate;
-}
 
 /** Throws unless size is a prime usable as a Maglev table size. */
 export function assertTableSize(size: number): void {

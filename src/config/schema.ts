@@ -8,9 +8,10 @@
 // not hide the errors of the others; `configSchema` composes the same pieces for the
 // JSON Schema export and for callers that already hold plain data.
 import * as z from "zod";
+import { MAX_MAGLEV_TABLE_SIZE } from "../balance/maglev.ts";
+import { isPrime, nextPrime, previousPrime } from "../balance/prime.ts";
 import { isIpLiteral, parseListen } from "./address.ts";
 import { DURATION_PATTERN, formatDuration, MAX_DURATION_MS, parseDuration } from "./duration.ts";
-import { isPrime, MAX_MAGLEV_TABLE_SIZE, nextPrime, previousPrime } from "./prime.ts";
 import { httpFrontendFields } from "./routes.ts";
 import type {
   AdminConfig,

@@ -7,11 +7,10 @@ import type { Command } from "commander";
 import {
   buildMaglevTable,
   DEFAULT_MAGLEV_TABLE_SIZE,
-  isPrime,
   MAX_MAGLEV_TABLE_SIZE,
   maglevSlotCounts,
-  nextPrime,
 } from "../../balance/maglev.ts";
+import { isPrime, nextPrime } from "../../balance/prime.ts";
 import type { BalancerBackend } from "../../balance/types.ts";
 import { LodestoneError } from "../../errors.ts";
 

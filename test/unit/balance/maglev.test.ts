@@ -4,12 +4,11 @@ import { murmur3String } from "../../../src/balance/hash.ts";
 import {
   buildMaglevTable,
   buildMaglevTableUsing,
-  isPrime,
   MAX_MAGLEV_TABLE_SIZE,
   maglevSlotCounts,
-  nextPrime,
   SKIP_SEED_XOR,
 } from "../../../src/balance/maglev.ts";
+import { nextPrime } from "../../../src/balance/prime.ts";
 import type { BalancerBackend } from "../../../src/balance/types.ts";
 import { LodestoneError } from "../../../src/errors.ts";
 
@@ -76,43 +75,6 @@ function referenceMaglev(names: string[], size: number, seed: number): string[] 
     }
   }
 }
-
-describe("isPrime / nextPrime", () => {
-  test("isPrime truth table", () => {
-    const cases: [number, boolean][] = [
-      [-7, false],
-      [0, false],
-      [1, false],
-      [2, true],
-      [3, true],
-      [4, false],
-      [9, false],
-      [25, false],
-      [49, false],
-      [65537, true],
-      [65535, false],
-      [655373, true],
-      [655371, false],
-      [2.5, false],
-      [Number.NaN, false],
-      [Number.POSITIVE_INFINITY, false],
-    ];
-    for (const [n, expected] of cases) assert.equal(isPrime(n), expected, `isPrime(${n})`);
-  });
-
-  test("nextPrime returns the smallest prime at or above n", () => {
-    const cases: [number, number][] = [
-      [-5, 2],
-      [0, 2],
-      [2, 2],
-      [14, 17],
-      [65536, 65537],
-      [65537, 65537],
-      [655360, 655373],
-    ];
-    for (const [n, expected] of cases) assert.equal(nextPrime(n), expected, `nextPrime(${n})`);
-  });
-});
 
 describe("buildMaglevTable: shares", () => {
   for (const n of [10, 100, 1000]) {

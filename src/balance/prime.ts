@@ -1,12 +1,11 @@
 // Primality for Maglev table sizes. Maglev's permutation (offset + j * skip) mod M
 // visits every slot only when M is prime, so a non-prime size leaves slots unfilled.
+// Config validation, the maglev CLI and the table builder all ask here.
+import { LodestoneError } from "../errors.ts";
 
-/** Largest Maglev table accepted: 2^24 slots (64 MiB of Int32 per frontend is already generous). */
-export const MAX_MAGLEV_TABLE_SIZE = 16_777_216;
-
-/** Deterministic trial division; fast enough for n up to 2^32 (at most ~32k divisions). */
+/** True when n is a prime integer (trial division by 6k +/- 1; table sizes are small). */
 export function isPrime(n: number): boolean {
-  if (!Number.isInteger(n) || n < 2) return false;
+  if (!Number.isSafeInteger(n) || n < 2) return false;
   if (n < 4) return true;
   if (n % 2 === 0 || n % 3 === 0) return false;
   for (let d = 5; d * d <= n; d += 6) {
@@ -15,14 +14,16 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-/** Smallest prime >= n (n >= 0). */
+/** The smallest prime >= n (2 for anything below 2). */
 export function nextPrime(n: number): number {
-  let p = Math.max(2, Math.ceil(n));
-  while (!isPrime(p)) p++;
-  return p;
+  if (!Number.isFinite(n))
+    throw new LodestoneError("BALANCE_INVALID_NUMBER", `nextPrime: ${n} is not finite`);
+  let candidate = Math.max(2, Math.ceil(n));
+  while (!isPrime(candidate)) candidate++;
+  return candidate;
 }
 
-/** Largest prime <= n, or null below 2. */
+/** The largest prime <= n, or null below 2. */
 export function previousPrime(n: number): number | null {
   let p = Math.floor(n);
   while (p >= 2 && !isPrime(p)) p--;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { isPrime, nextPrime, previousPrime } from "../../../src/config/prime.ts";
+import { describe, test } from "node:test";
+import { isPrime, nextPrime, previousPrime } from "../../../src/balance/prime.ts";
 
 test("isPrime agrees with a sieve for every number below 10000", () => {
   const n = 10_000;
@@ -31,4 +31,41 @@ test("nextPrime and previousPrime find the nearest primes around a number", () =
   assert.equal(previousPrime(65536), 65521);
   assert.equal(previousPrime(2), 2);
   assert.equal(previousPrime(1), null);
+});
+
+describe("isPrime / nextPrime", () => {
+  test("isPrime truth table", () => {
+    const cases: [number, boolean][] = [
+      [-7, false],
+      [0, false],
+      [1, false],
+      [2, true],
+      [3, true],
+      [4, false],
+      [9, false],
+      [25, false],
+      [49, false],
+      [65537, true],
+      [65535, false],
+      [655373, true],
+      [655371, false],
+      [2.5, false],
+      [Number.NaN, false],
+      [Number.POSITIVE_INFINITY, false],
+    ];
+    for (const [n, expected] of cases) assert.equal(isPrime(n), expected, `isPrime(${n})`);
+  });
+
+  test("nextPrime returns the smallest prime at or above n", () => {
+    const cases: [number, number][] = [
+      [-5, 2],
+      [0, 2],
+      [2, 2],
+      [14, 17],
+      [65536, 65537],
+      [65537, 65537],
+      [655360, 655373],
+    ];
+    for (const [n, expected] of cases) assert.equal(nextPrime(n), expected, `nextPrime(${n})`);
+  });
 });
