@@ -80,6 +80,10 @@ export interface Route {
   name: string;
   match: RouteMatch;
   action: RouteAction;
+  /** Forward routes: header rules applied after the frontend's (http.request-headers). */
+  requestHeaders?: HeaderRules;
+  /** Forward routes: header rules applied after the frontend's (http.response-headers). */
+  responseHeaders?: HeaderRules;
 }
 
 export interface HttpSettings {
@@ -354,94 +358,6 @@ export const routeMatchSchema: z.ZodType<RouteMatch, unknown> = z.lazy(() =>
   ),
 );
 
-const REDIRECT_STATUSES = [301, 302, 303, 307, 308] as const;
-
-const redirectSchema = strict({
-  location: z.string({ error: "expected a location such as https://{host}{uri}" }).min(1),
-  status: z
-    .union(
-      REDIRECT_STATUSES.map((s) => z.literal(s)),
-      { error: "expected 301, 302, 303, 307 or 308" },
-    )
-    .default(302),
-});
-
-const respondSchema = strict({
-  status: z.int({ error: "expected a status from 200 to 599" }).min(200).max(599).default(200),
-  headers: z
-    .record(
-      z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: "not a header name" }),
-      z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { error: "header values hold no control characters" }),
-    )
-    .default({}),
-  body: z.string({ error: "expected a string" }).default(""),
-});
-
-const rejectSchema = z.union(
-  [
-    z.literal("close"),
-    strict({ status: z.int({ error: "expected a status from 400 to 599" }).min(400).max(599).default(403) }),
-  ],
-  { error: 'expected "close" or { status: 403 }' },
-);
-
-const routeInput = strict({
-  name: z.string({ error: "expected a route name" }).min(1).optional(),
-  match: routeMatchSchema.optional(),
-  service: z.string({ error: "expected a service name" }).min(1).optional(),
-  "rewrite-prefix": pathString.optional(),
-  redirect: redirectSchema.optional(),
-  respond: respondSchema.optional(),
-  reject: rejectSchema.optional(),
-});
-
-function toRoute(o: z.output<typeof routeInput>, index: number, ctx: z.RefinementCtx): Route {
-  const actions = ["service", "redirect", "respond", "reject"].filter(
-    (k) => o[k as keyof typeof o] !== undefined,
-  );
-  if (actions.length !== 1) {
-    ctx.issues.push({
-      code: "custom",
-      message: `a route needs exactly one action: service, redirect, respond or reject (got ${actions.length === 0 ? "none" : actions.join(", ")})`,
-      input: o,
-    });
-    return z.NEVER;
-  }
-  const match = o.match ?? {};
-  if (o["rewrite-prefix"] !== undefined && (o.service === undefined || match.pathPrefix === undefined)) {
-    ctx.issues.push({
-      code: "custom",
-      message: "rewrite-prefix needs a service action and a path-prefix match (it replaces that prefix)",
-      input: o,
-    });
-    return z.NEVER;
-  }
-  let action: RouteAction;
-  if (o.service !== undefined) {
-    action = { type: "forward", service: o.service };
-    if (o["rewrite-prefix"] !== undefined) action.rewritePrefix = o["rewrite-prefix"];
-  } else if (o.redirect !== undefined) {
-    action = { type: "redirect", status: o.redirect.status, location: o.redirect.location };
-  } else if (o.respond !== undefined) {
-    action = { type: "respond", status: o.respond.status, headers: o.respond.headers, body: o.respond.body };
-  } else {
-    const r = o.reject!;
-    action = { type: "reject", status: r === "close" ? 0 : r.status };
-  }
-  return { name: o.name ?? `routes[${index}]`, match, action };
-}
-
-/** `routes:` of a frontend: a list of routes, normalized to Route[]. */
-export const routesSchema = z
-  .array(routeInput, { error: "expected a list of routes" })
-  .transform((list, ctx) => list.map((o, i) => toRoute(o, i, ctx)));
-
-const sizeInt = (min: number, max: number) =>
-  z
-    .int({ error: `expected an integer from ${min} to ${max}` })
-    .min(min, { error: `expected an integer from ${min} to ${max}` })
-    .max(max, { error: `expected an integer from ${min} to ${max}` });
-
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const fieldName = z
   .string({ error: "expected a header name" })
@@ -484,6 +400,114 @@ const headerRules = strict({
     }
   })
   .transform((o): HeaderRules => ({ set: o.set ?? {}, add: o.add ?? {}, remove: o.remove ?? [] }));
+
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308] as const;
+
+const redirectSchema = strict({
+  location: z.string({ error: "expected a location such as https://{host}{uri}" }).min(1),
+  status: z
+    .union(
+      REDIRECT_STATUSES.map((s) => z.literal(s)),
+      { error: "expected 301, 302, 303, 307 or 308" },
+    )
+    .default(302),
+});
+
+const respondSchema = strict({
+  status: z.int({ error: "expected a status from 200 to 599" }).min(200).max(599).default(200),
+  headers: z
+    .record(
+      z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: "not a header name" }),
+      z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { error: "header values hold no control characters" }),
+    )
+    .default({}),
+  body: z.string({ error: "expected a string" }).default(""),
+});
+
+const rejectSchema = z.union(
+  [
+    z.literal("close"),
+    strict({ status: z.int({ error: "expected a status from 400 to 599" }).min(400).max(599).default(403) }),
+  ],
+  { error: 'expected "close" or { status: 403 }' },
+);
+
+const routeInput = strict({
+  name: z.string({ error: "expected a route name" }).min(1).optional(),
+  match: routeMatchSchema.optional(),
+  service: z.string({ error: "expected a service name" }).min(1).optional(),
+  "rewrite-prefix": pathString.optional(),
+  redirect: redirectSchema.optional(),
+  respond: respondSchema.optional(),
+  reject: rejectSchema.optional(),
+  "request-headers": headerRules.optional(),
+  "response-headers": headerRules.optional(),
+});
+
+function toRoute(o: z.output<typeof routeInput>, index: number, ctx: z.RefinementCtx): Route {
+  const actions = ["service", "redirect", "respond", "reject"].filter(
+    (k) => o[k as keyof typeof o] !== undefined,
+  );
+  if (actions.length !== 1) {
+    ctx.issues.push({
+      code: "custom",
+      message: `a route needs exactly one action: service, redirect, respond or reject (got ${actions.length === 0 ? "none" : actions.join(", ")})`,
+      input: o,
+      path: [index],
+    });
+    return z.NEVER;
+  }
+  const match = o.match ?? {};
+  if (o["rewrite-prefix"] !== undefined && (o.service === undefined || match.pathPrefix === undefined)) {
+    ctx.issues.push({
+      code: "custom",
+      message: "rewrite-prefix needs a service action and a path-prefix match (it replaces that prefix)",
+      input: o,
+      path: [index],
+    });
+    return z.NEVER;
+  }
+  if (
+    (o["request-headers"] !== undefined || o["response-headers"] !== undefined) &&
+    o.service === undefined
+  ) {
+    ctx.issues.push({
+      code: "custom",
+      message:
+        "request-headers / response-headers on a route need a service action (they shape forwarded messages)",
+      input: o,
+      path: [index],
+    });
+    return z.NEVER;
+  }
+  let action: RouteAction;
+  if (o.service !== undefined) {
+    action = { type: "forward", service: o.service };
+    if (o["rewrite-prefix"] !== undefined) action.rewritePrefix = o["rewrite-prefix"];
+  } else if (o.redirect !== undefined) {
+    action = { type: "redirect", status: o.redirect.status, location: o.redirect.location };
+  } else if (o.respond !== undefined) {
+    action = { type: "respond", status: o.respond.status, headers: o.respond.headers, body: o.respond.body };
+  } else {
+    const r = o.reject!;
+    action = { type: "reject", status: r === "close" ? 0 : r.status };
+  }
+  const route: Route = { name: o.name ?? `routes[${index}]`, match, action };
+  if (o["request-headers"] !== undefined) route.requestHeaders = o["request-headers"];
+  if (o["response-headers"] !== undefined) route.responseHeaders = o["response-headers"];
+  return route;
+}
+
+/** `routes:` of a frontend: a list of routes, normalized to Route[]. */
+export const routesSchema = z
+  .array(routeInput, { error: "expected a list of routes" })
+  .transform((list, ctx) => list.map((o, i) => toRoute(o, i, ctx)));
+
+const sizeInt = (min: number, max: number) =>
+  z
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
 
 const percent = z
   .number({ error: "expected a percentage from 0 to 100" })

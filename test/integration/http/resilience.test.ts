@@ -256,6 +256,32 @@ describe("header rules and X-Forwarded trust", () => {
     assert.deepEqual(r.header("via"), ["1.1 lodestone"]);
   });
 
+  test("a route's rules apply on top of the frontend's, only to that route", async () => {
+    const specs = await named(["echo"]);
+    const fe = desiredFrontend(specs, {
+      http: { requestHeaders: { set: { "X-Env": "prod" }, add: {}, remove: [] } },
+      routes: [
+        {
+          match: { "path-prefix": "/headers" },
+          service: "web",
+          "request-headers": { set: { "X-Env": "route" }, add: { "X-Route": "1" } },
+          "response-headers": { set: { "X-Route-Reply": "yes" } },
+        },
+      ],
+    });
+    const l = createHttpListener(fe);
+    await l.start();
+    cleanups.push(() => l.stop(50));
+    const port = l.address()!.port;
+    const r = await get(port, "/headers");
+    const seen = JSON.parse(r.body) as Record<string, string>;
+    assert.equal(seen["x-env"], "route");
+    assert.equal(seen["x-route"], "1");
+    assert.deepEqual(r.header("x-route-reply"), ["yes"]);
+    const other = await get(port, "/other");
+    assert.deepEqual(other.header("x-route-reply"), [], "another path gets the frontend's rules only");
+  });
+
   // [trusted-proxies, x-forwarded-for mode, expected X-Forwarded-For, expected X-Forwarded-Proto]
   const table: [string[], "append" | "replace", string, string][] = [
     [[], "append", "203.0.113.9, 127.0.0.1", "http"],

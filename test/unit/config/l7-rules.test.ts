@@ -152,6 +152,12 @@ const invalid: { rule: string; fe: string; path: string; message: RegExp }[] = [
     message: /percentage from 0 to 100/,
   },
   {
+    rule: "route header rules need a service action",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, routes: [{ match: { path: /a }, respond: { status: 200 }, request-headers: { remove: [X-A] } }]",
+    path: "frontends.fe.routes[0]",
+    message: /request-headers \/ response-headers on a route need a service action/,
+  },
+  {
     rule: "upstream is http1 or h2",
     fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, http: { upstream: h3 }",
     path: "frontends.fe.http.upstream",

@@ -26,7 +26,8 @@ function fields(raw: string, ctx: Partial<ForwardContext>): Record<string, strin
     if (line === "") continue;
     const c = line.indexOf(":");
     const k = line.slice(0, c).toLowerCase();
-    (out[k] ??= []).push(line.slice(c + 2));
+    out[k] ??= [];
+    out[k].push(line.slice(c + 2));
   }
   return out;
 }
@@ -107,5 +108,21 @@ describe("response header rules", () => {
     assert.ok(lines.includes("Set-Cookie: lb=x.y; Path=/"));
     assert.ok(lines.includes("Content-Length: 0"));
     assert.ok(out.endsWith("\r\n\r\n"));
+  });
+});
+
+describe("frontend and route rules merged", () => {
+  // Frontend: set X-A: fe, add X-B: fe, remove X-C. Route: set X-B: route, remove X-A.
+  const merged = compileHeaderRules(
+    { set: { "X-A": "fe" }, add: { "X-B": "fe" }, remove: ["X-C"] },
+    { set: { "X-B": "route" }, add: {}, remove: ["x-a"] },
+  );
+  test("a route's set or remove overrides what the frontend wrote for that name", () => {
+    assert.equal(merged?.lines, "X-B: route\r\n");
+    assert.deepEqual([...(merged?.drop ?? [])].sort(), ["x-a", "x-b", "x-c"]);
+  });
+  test("an absent route adds nothing", () => {
+    const fe = { set: { "X-A": "1" }, add: {}, remove: [] };
+    assert.deepEqual(compileHeaderRules(fe, undefined), compileHeaderRules(fe));
   });
 });

@@ -10,7 +10,12 @@
 import type { Socket } from "node:net";
 import type { FlowKey } from "../../../balance/types.ts";
 import { ChunkedDecoder, DEFAULT_CHUNKED_LIMITS } from "./chunked.ts";
-import { forwardRequestHead, forwardResponseHead, type ResponseExtras } from "./forward-head.ts";
+import {
+  type CompiledHeaderRules,
+  forwardRequestHead,
+  forwardResponseHead,
+  type ResponseExtras,
+} from "./forward-head.ts";
 import { HeadScanner } from "./head-scanner.ts";
 import type { HttpListener } from "./listener.ts";
 import { buildResponse, errorBody, errorResponse, reasonPhrase } from "./local-response.ts";
@@ -76,6 +81,9 @@ export class ClientConnection implements UpstreamOwner {
   private sentStatus = 0;
   /** Last backend the current exchange was sent to (for the access log). */
   private lastBackend = "";
+  /** Header rules of this exchange (the frontend's, or its route's merged with them). */
+  private requestRules: CompiledHeaderRules | null = null;
+  private responseRules: CompiledHeaderRules | null = null;
   private upstream: Upstream | null = null;
   /** The backend broke framing (bytes after the response): never pool this connection. */
   private upstreamDirty = false;
@@ -220,6 +228,8 @@ export class ClientConnection implements UpstreamOwner {
     const fe = this.fe;
     let target: ServiceTarget | undefined = fe.defaultTarget;
     let path = req.path;
+    this.requestRules = fe.requestRules;
+    this.responseRules = fe.responseRules;
     const hit =
       fe.router.size === 0
         ? null
@@ -233,10 +243,16 @@ export class ClientConnection implements UpstreamOwner {
     if (hit !== null) {
       const action = hit.route.action;
       switch (action.type) {
-        case "forward":
+        case "forward": {
           target = fe.targets.get(action.service);
           path = rewritePath(action, hit.route, req.path);
+          const rules = fe.routeRules.get(hit.route);
+          if (rules !== undefined) {
+            this.requestRules = rules.request;
+            this.responseRules = rules.response;
+          }
           break;
+        }
         case "redirect":
           this.respondLocal(
             action.status,
@@ -598,7 +614,7 @@ export class ClientConnection implements UpstreamOwner {
       path: this.forwardPath,
       fallbackHost: b.address.includes(":") ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`,
       forwarded: this.fe.forwardedMode(this.clientAddress),
-      rules: this.fe.requestRules,
+      rules: this.requestRules,
       via: this.fe.settings.via,
     });
     this.resState = RES_HEAD;
@@ -730,8 +746,8 @@ export class ClientConnection implements UpstreamOwner {
       fe.sticky !== null && this.backendName !== "" && this.backendName !== this.stickyFrom
         ? fe.sticky.setCookie(this.backendName)
         : undefined;
-    if (fe.responseRules === null && !fe.settings.via && setCookie === undefined) return undefined;
-    return { rules: fe.responseRules, via: fe.settings.via, setCookie };
+    if (this.responseRules === null && !fe.settings.via && setCookie === undefined) return undefined;
+    return { rules: this.responseRules, via: fe.settings.via, setCookie };
   }
 
   private forwardResponseBody(buf: Buffer, start: number): void {

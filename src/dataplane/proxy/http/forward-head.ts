@@ -27,18 +27,26 @@ export interface CompiledHeaderRules {
   lines: string;
 }
 
-/** Compile set/add/remove rules; null when there is nothing to do (the fast path). */
-export function compileHeaderRules(r: HeaderRules | undefined): CompiledHeaderRules | null {
-  if (r === undefined) return null;
+/**
+ * Compile set/add/remove rules; null when there is nothing to do (the fast path).
+ * Several rule sets apply in order (frontend, then route): a later set's remove or
+ * set also drops the fields an earlier set would have written.
+ */
+export function compileHeaderRules(...rules: (HeaderRules | undefined)[]): CompiledHeaderRules | null {
   const drop = new Set<string>();
-  let lines = "";
-  for (const name of r.remove) drop.add(name.toLowerCase());
-  for (const [name, value] of Object.entries(r.set)) {
-    drop.add(name.toLowerCase());
-    lines += `${name}: ${value}\r\n`;
+  let lines: [string, string][] = [];
+  for (const r of rules) {
+    if (r === undefined) continue;
+    const mine = new Set<string>();
+    for (const name of r.remove) mine.add(name.toLowerCase());
+    for (const name of Object.keys(r.set)) mine.add(name.toLowerCase());
+    if (mine.size > 0) lines = lines.filter(([name]) => !mine.has(name.toLowerCase()));
+    for (const n of mine) drop.add(n);
+    for (const [name, value] of Object.entries(r.set)) lines.push([name, value]);
+    for (const [name, value] of Object.entries(r.add)) lines.push([name, value]);
   }
-  for (const [name, value] of Object.entries(r.add)) lines += `${name}: ${value}\r\n`;
-  return drop.size === 0 && lines === "" ? null : { drop, lines };
+  if (drop.size === 0 && lines.length === 0) return null;
+  return { drop, lines: lines.map(([n, v]) => `${n}: ${v}\r\n`).join("") };
 }
 
 const NO_DROP: ReadonlySet<string> = new Set();

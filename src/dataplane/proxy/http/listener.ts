@@ -97,6 +97,11 @@ export class HttpListener implements FrontendListener {
   sticky: StickyCookie | null = null;
   requestRules: CompiledHeaderRules | null = null;
   responseRules: CompiledHeaderRules | null = null;
+  /** Frontend + route rules of the routes that have their own. */
+  routeRules = new Map<
+    Route,
+    { request: CompiledHeaderRules | null; response: CompiledHeaderRules | null }
+  >();
   /** Clients whose X-Forwarded-* are trusted; null when no list is configured. */
   trusted: BlockList | null = null;
   readonly now: () => number;
@@ -206,6 +211,14 @@ export class HttpListener implements FrontendListener {
     this.stickyKey = JSON.stringify(sticky ?? null);
     this.requestRules = compileHeaderRules(cfg.http.requestHeaders);
     this.responseRules = compileHeaderRules(cfg.http.responseHeaders);
+    this.routeRules = new Map();
+    for (const r of cfg.routes as Route[]) {
+      if (r.requestHeaders === undefined && r.responseHeaders === undefined) continue;
+      this.routeRules.set(r, {
+        request: compileHeaderRules(cfg.http.requestHeaders, r.requestHeaders),
+        response: compileHeaderRules(cfg.http.responseHeaders, r.responseHeaders),
+      });
+    }
     if (cfg.http.trustedProxies.length > 0) {
       const list = new BlockList();
       for (const c of cfg.http.trustedProxies) addCidr(list, c);
