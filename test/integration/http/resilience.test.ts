@@ -229,6 +229,21 @@ describe("session persistence", () => {
     assert.equal((await get(port)).status, 200, "a request without the header is balanced normally");
   });
 
+  test("hash-on keys of any shape (long, empty, non-ASCII, repeated) are balanced, never a crash", async () => {
+    const specs = await named(["k-1", "k-2"]);
+    const { port } = await proxy(specs, { hashOn: { header: "x-user" } });
+    const odd = ["x".repeat(8000), "", " ", "\xe9t\xe9", "::ffff:10.0.0.1", "1.2.3.4"];
+    for (const v of odd) {
+      const r = await get(port, "/", { "X-User": v });
+      assert.equal(r.status, 200, JSON.stringify(v.slice(0, 20)));
+    }
+    const both = await rawRequest(
+      port,
+      "GET / HTTP/1.1\r\nHost: h\r\nX-User: a\r\nX-User: b\r\nConnection: close\r\n\r\n",
+    );
+    assert.deepEqual(statusLines(both), [200]);
+  });
+
   test("hash-on a cookie", async () => {
     const specs = await named(["c-1", "c-2", "c-3"]);
     const { port } = await proxy(specs, { hashOn: { cookie: "sid" } });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import {
+  constants,
   createServer as createH2Server,
   createSecureServer,
   type Http2Server,
@@ -208,6 +209,35 @@ describe("HTTP/2 to backends (upstream: h2)", () => {
     const port = await proxyTo(b.port, { upstream: "h2", upstreamTls: { verify: false } });
     const reply = await rawRequest(port, "GET /s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     assert.equal(dechunk(bodyOf(reply)).data, "GET /s 0 -");
+  });
+
+  test("an h2 backend that resets every stream: 502 for the client, the next request is served again", async () => {
+    const server = createH2Server();
+    let resets = 0;
+    server.on("stream", (stream, headers) => {
+      stream.on("error", () => {});
+      if (headers[":path"] === "/reset") {
+        resets++;
+        stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        return;
+      }
+      stream.respond({ ":status": 200, "content-length": "2" });
+      stream.end("ok");
+    });
+    const bport = await listen(server);
+    cleanups.push(async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+    const l = createHttpListener(desiredFrontend([{ name: "b", port: bport }], { http: { upstream: "h2" } }));
+    await l.start();
+    cleanups.push(() => l.stop(50));
+    const port = l.address()!.port;
+    const reset = await rawRequest(port, "GET /reset HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert.deepEqual(statusLines(reset), [502]);
+    assert.ok(resets >= 1);
+    const ok = await rawRequest(port, "GET /fine HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert.deepEqual(statusLines(ok), [200]);
+    assert.equal(bodyOf(ok), "ok");
   });
 
   test("an h2 backend that is not listening: 503", async () => {
