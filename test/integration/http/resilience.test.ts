@@ -369,6 +369,33 @@ describe("access log and stats", () => {
     assert.equal(s.requests, 2);
   });
 
+  test("proxy-written errors (413, 408, 503) count in responses by class and in the access log", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log: ProxyLogger = {
+      debug() {},
+      warn() {},
+      error() {},
+      info(obj, msg) {
+        if (msg === "access") lines.push(obj as Record<string, unknown>);
+      },
+    };
+    const { l, port } = await proxy(
+      [{ name: "off", port: 9, weight: 0 }],
+      { accessLog: true, maxBodySize: 10, requestHeadTimeout: 200 },
+      { log },
+    );
+    await get(port, "/big", {}, "POST", "x".repeat(100));
+    await get(port, "/none");
+    await rawRequest(port, "GET / HTTP/1.1\r\nHost:", { timeout: 2000 });
+    const s = l.stats().http;
+    assert.deepEqual(s.responses, { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 2, "5xx": 1 });
+    assert.deepEqual(
+      lines.map((x) => x.status),
+      [413, 503],
+      "the 408 has no request to log (its head never completed)",
+    );
+  });
+
   test("access log off by default", async () => {
     const specs = await named(["a"]);
     let n = 0;

@@ -276,7 +276,7 @@ export class ClientConnection implements UpstreamOwner {
     const maxBody = fe.settings.maxBodySize;
     if (maxBody > 0 && req.bodyKind === "length" && req.contentLength > maxBody) {
       this.fe.counters.rejected++;
-      this.sendAndClose(errorResponse(413));
+      this.closeWith(413);
       return;
     }
     if (target === undefined) {
@@ -434,7 +434,7 @@ export class ClientConnection implements UpstreamOwner {
       this.fe.onBadRequest(err, this.clientAddress);
       this.destroyUpstream();
       if (this.resState === RES_BODY) this.socket.destroy();
-      else this.sendAndClose(errorResponse(err instanceof HttpParseError ? err.status : 400));
+      else this.closeWith(err instanceof HttpParseError ? err.status : 400);
       return;
     }
     const maxBody = this.fe.settings.maxBodySize;
@@ -443,7 +443,7 @@ export class ClientConnection implements UpstreamOwner {
       this.fe.counters.rejected++;
       this.destroyUpstream();
       if (this.resState === RES_BODY) this.socket.destroy();
-      else this.sendAndClose(errorResponse(413));
+      else this.closeWith(413);
       return;
     }
     if (end < 0) {
@@ -959,8 +959,14 @@ export class ClientConnection implements UpstreamOwner {
     if (req !== null && this.reqState !== REQ_BODY) {
       this.respondLocal(status, {}, errorBody(status));
     } else {
-      this.sendAndClose(errorResponse(status));
+      this.closeWith(status);
     }
+  }
+
+  /** An error response to the current request, then close (the exchange is counted with it). */
+  private closeWith(status: number): void {
+    this.sentStatus = status;
+    this.sendAndClose(errorResponse(status));
   }
 
   private destroyUpstream(): void {
@@ -1003,6 +1009,7 @@ export class ClientConnection implements UpstreamOwner {
         if (this.scanner.empty) this.endClient();
         else {
           this.fe.counters.errors[408] = (this.fe.counters.errors[408] ?? 0) + 1;
+          this.fe.recordResponse(408, -1);
           this.sendAndClose(errorResponse(408));
         }
         break;
