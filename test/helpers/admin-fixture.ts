@@ -11,7 +11,8 @@ import { type AdminServer, type AdminServerOptions, startAdminServer } from "../
 import { Daemon } from "../../src/control/daemon.ts";
 import type { Dataplane, DataplaneStats, TrafficCounters } from "../../src/dataplane/types.ts";
 import type { DesiredFrontend, DesiredState } from "../../src/model/desired.ts";
-import { freePort, NamedBackend } from "../integration/run/helpers.ts";
+import { NamedBackend } from "../integration/run/helpers.ts";
+import { freePort } from "./ports.ts";
 
 const zero = (): TrafficCounters => ({
   connectionsTotal: 0,

@@ -131,16 +131,6 @@ export function closed(socket: Socket, ms = 3000): Promise<void> {
   });
 }
 
-/** A port that was free a moment ago (nothing listens on it now). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 export interface UdpPeer {
   socket: UdpSocket;
   port: number;
@@ -192,17 +182,6 @@ export async function udpClient(): Promise<{
       }),
     close: () => socket.close(),
   };
-}
-
-export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Poll `check` every 10 ms until it returns true or `ms` passes. */
-export async function waitFor(check: () => boolean, ms = 3000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
 }
 
 /**

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startAdminServer } from "../../../src/api/server.ts";
 import { type Fixture, startFixture } from "../../helpers/admin-fixture.ts";
-import { eventually, freePort } from "../run/helpers.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 let f: Fixture;
 
@@ -124,7 +125,12 @@ test("a reload re-reads the token file: the new token works, the old one stops w
     const firstId = admin.tokenId;
     writeFileSync(tokenFile, "second-token\n");
     assert.ok((await f.daemon.reload()).ok);
-    await eventually(async () => (await status("second-token")) === 200, 3000);
+    await waitFor(
+      async () => (await status("second-token")) === 200,
+      3000,
+      "the second token to be accepted",
+      50,
+    );
     assert.equal(await status("first-token"), 401);
     assert.notEqual(admin.tokenId, firstId);
     // An unreadable token file after a reload keeps the token in force.

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { type Fixture, startFixture } from "../../helpers/admin-fixture.ts";
-import { eventually } from "../run/helpers.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 let f: Fixture;
 
@@ -84,10 +84,15 @@ describe("reads", () => {
       ["a", "b", "c"],
     );
     assert.equal(list.body[0].history, undefined, "history only on the single-backend view");
-    const a = (await eventually(async () => {
-      const r = await call("GET", "/api/v1/backends/a");
-      return r.body.lastProbe ? r : null;
-    }, 5000))!;
+    const a = (await waitFor(
+      async () => {
+        const r = await call("GET", "/api/v1/backends/a");
+        return r.body.lastProbe ? r : null;
+      },
+      5000,
+      "a first probe of a",
+      50,
+    ))!;
     assert.equal(a.body.state, "up");
     assert.equal(a.body.healthcheck, "tcp-fast");
     assert.equal(a.body.lastProbe.ok, true);
@@ -216,7 +221,12 @@ describe("mutations", () => {
     assert.equal(b.flush, true);
     const e = await call("POST", "/api/v1/backends/b/enable");
     assert.equal(e.status, 200);
-    await eventually(async () => (await call("GET", "/api/v1/backends/b")).body.state === "up", 5000);
+    await waitFor(
+      async () => (await call("GET", "/api/v1/backends/b")).body.state === "up",
+      5000,
+      "b up",
+      50,
+    );
   });
 
   test("pause freezes the state and stops probing; resume probes again", async () => {
@@ -231,7 +241,12 @@ describe("mutations", () => {
       "no probe while paused",
     );
     await call("POST", "/api/v1/backends/a/resume");
-    await eventually(async () => (await call("GET", "/api/v1/backends/a")).body.state === "up", 5000);
+    await waitFor(
+      async () => (await call("GET", "/api/v1/backends/a")).body.state === "up",
+      5000,
+      "a up",
+      50,
+    );
   });
 
   test("a weight override shows as configured and effective weight, then traffic follows it", async () => {

@@ -1,34 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { describe, test } from "node:test";
-
-const bin = new URL("../../../bin/lodestone", import.meta.url).pathname;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runLodestone } from "../../helpers/lodestone-cli.ts";
 
 /** Run `bin/lodestone ...args` to completion (bounded: killed after 20 s). */
-function lodestone(...args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const lodestone = (...args: string[]) => runLodestone(args, { timeoutMs: 20_000 });
 
 interface Report {
   size: number;

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startAdminServer } from "../../../src/api/server.ts";
 import { type Fixture, startFixture } from "../../helpers/admin-fixture.ts";
-import { BIN, eventually, freePort } from "../run/helpers.ts";
+import { BIN, type CliResult, runLodestone } from "../../helpers/lodestone-cli.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 const TOKEN = "cli-test-token";
 let f: Fixture;
@@ -23,41 +25,11 @@ after(async () => {
   await f?.close();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function lodestone(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, {
-      env: { ...process.env, LODESTONE_ADMIN: "", LODESTONE_TOKEN: "", NO_COLOR: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`lodestone ${args.join(" ")} did not exit; stdout ${stdout} stderr ${stderr}`));
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const lodestone = (args: string[], env: Record<string, string> = {}) => runLodestone(args, { env });
 
 const cli = (...args: string[]) => lodestone([...args, "--admin", admin]);
 
-function oneLineError(r: Run): void {
+function oneLineError(r: CliResult): void {
   assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
   assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 }
@@ -178,7 +150,12 @@ describe("set", () => {
       LODESTONE_TOKEN: TOKEN,
     });
     assert.equal(e.code, 0, e.stderr);
-    await eventually(() => f.daemon.status().backends.find((b) => b.name === "a")?.state === "up", 5000);
+    await waitFor(
+      () => f.daemon.status().backends.find((b) => b.name === "a")?.state === "up",
+      5000,
+      "a up",
+      50,
+    );
   });
 
   test("set service ... weight N changes the member's weight; a bad weight is a usage error", async () => {
@@ -319,7 +296,7 @@ describe("watch", () => {
     });
     try {
       const mark = f.daemon.events.publish({ type: "log", level: "info", message: "before the outage" });
-      await eventually(() => out.includes("before the outage"), 10_000);
+      await waitFor(() => out.includes("before the outage"), 10_000, "the event before the outage", 50);
       await second.close();
       const missed = [1, 2, 3].map((i) =>
         f.daemon.events.publish({ type: "log", level: "warn", message: `missed ${i}` }),
@@ -329,7 +306,7 @@ describe("watch", () => {
         token: null,
         processMetrics: false,
       });
-      await eventually(() => out.includes("missed 3"), 10_000);
+      await waitFor(() => out.includes("missed 3"), 10_000, "the missed events", 50);
       const events = out
         .trim()
         .split("\n")

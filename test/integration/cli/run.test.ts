@@ -9,8 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fixtureYaml } from "../../helpers/admin-fixture.ts";
+import { BIN, LodestoneProcess, runLodestone } from "../../helpers/lodestone-cli.ts";
+import { freePort } from "../../helpers/ports.ts";
 import { parsePrometheus, sampleValue } from "../../helpers/prom-parse.ts";
-import { BIN, eventually, freePort, LodestoneProcess, NamedBackend, tally } from "../run/helpers.ts";
+import { waitFor } from "../../helpers/wait.ts";
+import { NamedBackend, tally } from "../run/helpers.ts";
 
 const TOKEN = "run-test-token";
 let lb: LodestoneProcess;
@@ -46,31 +49,7 @@ after(async () => {
   rmSync(tokenDir, { recursive: true, force: true });
 });
 
-function cli(
-  args: string[],
-  timeoutMs = 15_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, [...args, "--config", lb.file], {
-      env: { ...process.env, LODESTONE_ADMIN: "", LODESTONE_TOKEN: "", NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runLodestone([...args, "--config", lb.file]);
 
 test("show frontends reaches the running daemon through the address in its config", async () => {
   const r = await cli(["show", "frontends"]);
@@ -81,11 +60,18 @@ test("show frontends reaches the running daemon through the address in its confi
 test("traffic through the TCP frontend shows in /metrics and in show frontend", async () => {
   const counts = await tally(frontendPort, 6);
   assert.equal((counts.a ?? 0) + (counts.b ?? 0), 6, JSON.stringify(counts));
-  const text = await eventually(async () => {
-    const t = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-    const m = parsePrometheus(t);
-    return (sampleValue(m, "lodestone_frontend_connections_total", { frontend: "www" }) ?? 0) >= 6 ? t : null;
-  }, 5000);
+  const text = await waitFor(
+    async () => {
+      const t = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      const m = parsePrometheus(t);
+      return (sampleValue(m, "lodestone_frontend_connections_total", { frontend: "www" }) ?? 0) >= 6
+        ? t
+        : null;
+    },
+    5000,
+    "six connections in /metrics",
+    50,
+  );
   const m = parsePrometheus(text!);
   assert.ok((sampleValue(m, "lodestone_frontend_bytes_out_total", { frontend: "www" }) ?? 0) >= 12);
   assert.equal(sampleValue(m, "lodestone_backend_up", { backend: "a" }), 1);
@@ -112,11 +98,11 @@ test("set backend disable is seen by watch events, in status, and in where traff
       .map((l) => JSON.parse(l) as { type: string; backend: string; from: string; to: string });
   try {
     // The replay holds b's transitions so far; the last one left it up.
-    await eventually(() => lines().at(-1)?.to === "up", 10_000);
+    await waitFor(() => lines().at(-1)?.to === "up", 10_000, "a transition to up", 50);
     const before = lines().length;
     const set = await cli(["set", "backend", "b", "disable"]);
     assert.equal(set.code, 0, set.stderr);
-    await eventually(() => lines().length > before, 10_000);
+    await waitFor(() => lines().length > before, 10_000, "a new event line", 50);
     const fresh = lines().slice(before);
     assert.deepEqual(
       fresh.map((e) => [e.backend, e.from, e.to]),

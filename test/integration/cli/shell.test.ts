@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Fixture, startFixture } from "../../helpers/admin-fixture.ts";
-import { BIN, eventually } from "../run/helpers.ts";
+import { BIN } from "../../helpers/lodestone-cli.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 let f: Fixture;
 let home: string;
@@ -60,7 +61,7 @@ class Pty {
 
   /** Wait until the output after `mark` matches. */
   async expect(re: RegExp, mark = 0, timeoutMs = 10_000): Promise<string> {
-    await eventually(() => re.test(this.since(mark)), timeoutMs, 30).catch(() => {
+    await waitFor(() => re.test(this.since(mark)), timeoutMs, `${re}`, 30).catch(() => {
       throw new Error(`no ${re} in shell output:\n${this.since(mark)}`);
     });
     return this.since(mark);

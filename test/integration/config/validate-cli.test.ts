@@ -1,32 +1,17 @@
 // `lodestone validate` and `lodestone schema` as a user runs them: the real bin script,
 // a child process per case, exit codes and output checked.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { runLodestone } from "../../helpers/lodestone-cli.ts";
 
 const root = new URL("../../../", import.meta.url).pathname;
-const bin = join(root, "bin/lodestone");
 const fixture = (name: string) => join(root, "test/fixtures/config", name);
 
 /** Run the CLI to completion (killed after 30s so a hang fails the test instead of the runner). */
-function run(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (...args: string[]) => runLodestone(args, { timeoutMs: 30_000 });
 
 /** A stack trace line ("    at foo (file:1:2)") must never reach the user. */
 function assertNoStackTrace(text: string) {

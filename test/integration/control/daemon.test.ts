@@ -9,7 +9,9 @@ import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { Daemon } from "../../../src/control/daemon.ts";
 import { LodestoneError } from "../../../src/errors.ts";
-import { freePort, NamedBackend, tally, whoAnswers, yamlConfig } from "../run/helpers.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { waitFor } from "../../helpers/wait.ts";
+import { NamedBackend, tally, whoAnswers, yamlConfig } from "../run/helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-daemon-"));
 const file = join(dir, "lodestone.yaml");
@@ -149,10 +151,12 @@ describe("Daemon operator actions", () => {
     assert.equal(daemon.status().backends.find((x) => x.name === "b")?.state, "disabled");
     daemon.enable("b");
     // Back to unknown; the next probe (interval 100ms, rise 1) takes it up.
-    const deadline = Date.now() + 3000;
-    while (daemon.status().backends.find((x) => x.name === "b")?.state !== "up" && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      () => daemon.status().backends.find((x) => x.name === "b")?.state === "up",
+      3000,
+      "b up",
+      20,
+    );
     await daemon.settled();
     assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
   });
@@ -165,10 +169,12 @@ describe("Daemon operator actions", () => {
     assert.deepEqual([member.state, member.effectiveWeight], ["paused", 100]);
     assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
     daemon.resume("a");
-    const deadline = Date.now() + 3000;
-    while (daemon.status().backends.find((x) => x.name === "a")?.state !== "up" && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      () => daemon.status().backends.find((x) => x.name === "a")?.state === "up",
+      3000,
+      "a up",
+      20,
+    );
     assert.equal(daemon.status().backends.find((x) => x.name === "a")?.state, "up");
   });
 

@@ -5,16 +5,8 @@ import { describe, test } from "node:test";
 import type { BackendConfig, HealthCheckConfig } from "../../../src/config/types.ts";
 import { HealthChecker } from "../../../src/health/checker.ts";
 import type { ProbeResult, Transition } from "../../../src/health/types.ts";
+import { waitFor } from "../../helpers/wait.ts";
 import { httpCheck, startHttp, startTcp, tcpCheck } from "./servers.ts";
-
-/** Poll until `cond` holds; bounded in time. */
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 type Logged = { kind: "probe"; ok: boolean; reason: string } | { kind: "transition"; t: Transition };
 
@@ -83,14 +75,14 @@ describe("HealthChecker against real servers", () => {
     checker.sync([backend("web-1", srv.port(), "tcp")], checks(check));
     assert.equal(checker.get("web-1")?.state, "unknown");
 
-    await waitFor(() => checker.get("web-1")?.state === "up", "first up");
+    await waitFor(() => checker.get("web-1")?.state === "up", 5000, "first up");
     // Let it settle at the top of the counter, then take the server away.
-    await waitFor(() => checker.get("web-1")?.counter === 4, "steady up");
+    await waitFor(() => checker.get("web-1")?.counter === 4, 5000, "steady up");
     await srv.stop();
-    await waitFor(() => checker.get("web-1")?.state === "down", "down");
+    await waitFor(() => checker.get("web-1")?.state === "down", 5000, "down");
     await srv.start();
-    await waitFor(() => checker.get("web-1")?.state === "up" && log.length > 0, "back up");
-    await waitFor(() => log.filter((e) => e.kind === "transition").length >= 4, "four transitions");
+    await waitFor(() => checker.get("web-1")?.state === "up" && log.length > 0, 5000, "back up");
+    await waitFor(() => log.filter((e) => e.kind === "transition").length >= 4, 5000, "four transitions");
 
     const transitions = log.flatMap((e, i) => (e.kind === "transition" ? [[i, e.t] as const] : []));
     assert.deepEqual(
@@ -119,9 +111,9 @@ describe("HealthChecker against real servers", () => {
     t.after(() => checker.stop());
     const check = httpCheck({ name: "http", rise: 1, fall: 2 });
     checker.sync([backend("api", srv.port, "http")], checks(check));
-    await waitFor(() => checker.get("api")?.state === "up", "up");
+    await waitFor(() => checker.get("api")?.state === "up", 5000, "up");
     srv.behaviour.status = 503;
-    await waitFor(() => checker.get("api")?.state === "down", "down");
+    await waitFor(() => checker.get("api")?.state === "down", 5000, "down");
     const last = checker.get("api")!.history.at(-1)!;
     assert.deepEqual([last.from, last.to, last.reason], ["up", "down", "HTTP 503"]);
   });
@@ -137,7 +129,11 @@ describe("HealthChecker against real servers", () => {
     const events: [string, Transition][] = [];
     checker.on("transition", (n, tr) => events.push([n, tr]));
     checker.sync([backend("a", a.port, "tcp"), backend("b", b.port, "tcp")], checks(check));
-    await waitFor(() => checker.all().every((v) => v.state === "up" && v.counter === 4), "both steadily up");
+    await waitFor(
+      () => checker.all().every((v) => v.state === "up" && v.counter === 4),
+      5000,
+      "both steadily up",
+    );
     const before = checker.get("a")!;
 
     // Same settings in fresh objects (a reload): kept as is.
@@ -157,7 +153,7 @@ describe("HealthChecker against real servers", () => {
     assert.equal(checker.get("b")!.history.at(-1)!.reason, "restarted: address changed");
     assert.equal(checker.get("a")!.history.at(-1)!.reason, "restarted: health check changed");
     assert.equal(checker.get("b")!.state, "unknown");
-    await waitFor(() => checker.get("b")?.state === "up", "b up again");
+    await waitFor(() => checker.get("b")?.state === "up", 5000, "b up again");
 
     // b gone: removed, with a transition event.
     const removed = checker.sync([backend("a", a.port, "tcp")], checks(slower));
@@ -237,7 +233,7 @@ describe("HealthChecker against real servers", () => {
     const checker = new HealthChecker();
     t.after(() => checker.stop());
     checker.sync([backend("p", srv.port, "tcp")], checks(tcpCheck({ name: "tcp" })));
-    await waitFor(() => checker.get("p")?.state === "up", "up");
+    await waitFor(() => checker.get("p")?.state === "up", 5000, "up");
     assert.equal(checker.pause("p"), true);
     assert.equal(checker.get("p")!.state, "paused");
     const frozen = srv.connections();
@@ -247,7 +243,7 @@ describe("HealthChecker against real servers", () => {
 
     assert.equal(checker.resume("p"), true);
     assert.equal(checker.get("p")!.state, "unknown");
-    await waitFor(() => checker.get("p")?.state === "up", "up after resume", 2000);
+    await waitFor(() => checker.get("p")?.state === "up", 2000, "up after resume");
     const reasons = checker.get("p")!.history.map((h) => `${h.from}->${h.to}: ${h.reason}`);
     assert.deepEqual(reasons.slice(-3), [
       "up->paused: operator pause",
@@ -262,7 +258,7 @@ describe("HealthChecker against real servers", () => {
     const checker = new HealthChecker();
     t.after(() => checker.stop());
     checker.sync([backend("d", srv.port, "tcp"), backend("s", srv.port)], checks(tcpCheck({ name: "tcp" })));
-    await waitFor(() => checker.get("d")?.state === "up", "up");
+    await waitFor(() => checker.get("d")?.state === "up", 5000, "up");
     assert.equal(checker.disable("d"), true);
     assert.equal(checker.disable("s"), true);
     assert.deepEqual(
@@ -272,7 +268,7 @@ describe("HealthChecker against real servers", () => {
     assert.equal(checker.enable("s"), true);
     assert.equal(checker.get("s")!.state, "up", "a static backend comes straight back up");
     assert.equal(checker.enable("d"), true);
-    await waitFor(() => checker.get("d")?.state === "up", "d up after enable", 2000);
+    await waitFor(() => checker.get("d")?.state === "up", 2000, "d up after enable");
     for (const op of ["pause", "resume", "disable", "enable"] as const)
       assert.equal(checker[op]("nope"), false);
   });
@@ -288,14 +284,14 @@ describe("HealthChecker against real servers", () => {
     const check: HealthCheckConfig = { ...tcpCheck({ name: "agent" }), type: "agent", port: agent.port };
     // The backend's traffic port is elsewhere; the agent answers on the check's port.
     checker.sync([backend("w", 9, "agent")], checks(check));
-    await waitFor(() => checker.get("w")?.agent?.drain === true, "drain");
+    await waitFor(() => checker.get("w")?.agent?.drain === true, 5000, "drain");
     assert.equal(checker.get("w")!.state, "up", "drain is not down");
     say = "ready weight:50\n";
-    await waitFor(() => checker.get("w")?.agent?.weightPercent === 50, "weight");
+    await waitFor(() => checker.get("w")?.agent?.weightPercent === 50, 5000, "weight");
     assert.deepEqual(checker.get("w")!.agent, { drain: false, weightPercent: 50 });
     assert.deepEqual(agentEvents, [{ drain: true }, { drain: false, weightPercent: 50 }]);
     say = "down\n";
-    await waitFor(() => checker.get("w")?.state === "down", "down");
+    await waitFor(() => checker.get("w")?.state === "down", 5000, "down");
     assert.equal(checker.get("w")!.history.at(-1)!.reason, "agent says down");
   });
 
@@ -306,9 +302,9 @@ describe("HealthChecker against real servers", () => {
     const results: ProbeResult[] = [];
     checker.on("probe", (_n, r) => results.push(r));
     checker.sync([backend("h", hang.port, "http")], checks(httpCheck({ name: "http", timeout: 5000 })));
-    await waitFor(() => hang.seen.connections === 1, "probe connected");
+    await waitFor(() => hang.seen.connections === 1, 5000, "probe connected");
     checker.stop();
-    await waitFor(() => hang.seen.closed === 1, "probe connection closed", 2000);
+    await waitFor(() => hang.seen.closed === 1, 2000, "probe connection closed");
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(results.length, 0, "an aborted probe is not reported");
     assert.throws(() => checker.sync([], {}), { code: "HEALTH_STOPPED" });

@@ -6,7 +6,8 @@ import { writeFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { type Fixture, startFixture } from "../../helpers/admin-fixture.ts";
 import { type MetricFamily, parsePrometheus, sampleValue } from "../../helpers/prom-parse.ts";
-import { eventually, whoAnswers } from "../run/helpers.ts";
+import { waitFor } from "../../helpers/wait.ts";
+import { whoAnswers } from "../run/helpers.ts";
 
 let f: Fixture;
 
@@ -80,12 +81,17 @@ test("traffic through the TCP frontend moves connection and byte counters", asyn
     who.every((w) => w === "a" || w === "b"),
     who.join(","),
   );
-  const m = await eventually(async () => {
-    const s = await scrape();
-    return (sampleValue(s, "lodestone_frontend_connections_total", { frontend: "www" }) ?? 0) >= total0 + 6
-      ? s
-      : null;
-  }, 3000);
+  const m = await waitFor(
+    async () => {
+      const s = await scrape();
+      return (sampleValue(s, "lodestone_frontend_connections_total", { frontend: "www" }) ?? 0) >= total0 + 6
+        ? s
+        : null;
+    },
+    3000,
+    "six more connections in /metrics",
+    50,
+  );
   assert.equal(sampleValue(m!, "lodestone_frontend_connections_total", { frontend: "www" }), total0 + 6);
   // Each backend greets with "<name>\n": 2 bytes per connection to the client.
   assert.equal(sampleValue(m!, "lodestone_frontend_bytes_out_total", { frontend: "www" }), out0 + 12);
@@ -120,10 +126,15 @@ test("a backend going down counts a transition, a failed probe and flips the sta
   const down0 = sampleValue(before, "lodestone_backend_transitions_total", { backend: "b", to: "down" }) ?? 0;
   await f.backends.b.kill();
   try {
-    const m = await eventually(async () => {
-      const s = await scrape();
-      return sampleValue(s, "lodestone_backend_up", { backend: "b" }) === 0 ? s : null;
-    }, 5000);
+    const m = await waitFor(
+      async () => {
+        const s = await scrape();
+        return sampleValue(s, "lodestone_backend_up", { backend: "b" }) === 0 ? s : null;
+      },
+      5000,
+      "backend b down in /metrics",
+      50,
+    );
     assert.equal(
       sampleValue(m!, "lodestone_backend_transitions_total", { backend: "b", to: "down" }),
       down0 + 1,

@@ -2,17 +2,17 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { ProxyDataplane } from "../../../src/dataplane/proxy/dataplane.ts";
 import { desiredFrontend, desiredState, type FrontendSpec } from "../../helpers/desired.ts";
+import { freePort } from "../../helpers/ports.ts";
 import {
   closed,
   connectTo,
-  delay,
-  freePort,
   namedServer,
   readBytes,
   readLine,
   type TcpPeer,
   tcpServer,
 } from "../../helpers/proxy-peers.ts";
+import { delay } from "../../helpers/wait.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {

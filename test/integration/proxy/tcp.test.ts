@@ -5,19 +5,18 @@ import { type AddressInfo, createServer as createNetServer, type Socket } from "
 import { after, describe, it } from "node:test";
 import { ProxyDataplane } from "../../../src/dataplane/proxy/dataplane.ts";
 import { type BackendSpec, desiredFrontend, desiredState, type FrontendSpec } from "../../helpers/desired.ts";
+import { freePort } from "../../helpers/ports.ts";
 import {
   closed,
   connectTo,
-  delay,
-  freePort,
   namedServer,
   readBytes,
   readLine,
   type TcpPeer,
   tcpServer,
   unresponsivePort,
-  waitFor,
 } from "../../helpers/proxy-peers.ts";
+import { delay, waitFor } from "../../helpers/wait.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {

@@ -4,7 +4,9 @@ import { once } from "node:events";
 import { after, describe, it } from "node:test";
 import { ProxyDataplane } from "../../../src/dataplane/proxy/dataplane.ts";
 import { desiredFrontend, desiredState, type FrontendSpec } from "../../helpers/desired.ts";
-import { delay, freePort, udpClient, udpEcho, waitFor } from "../../helpers/proxy-peers.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { udpClient, udpEcho } from "../../helpers/proxy-peers.ts";
+import { delay, waitFor } from "../../helpers/wait.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {

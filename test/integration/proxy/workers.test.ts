@@ -2,15 +2,9 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { WorkerPoolDataplane } from "../../../src/dataplane/proxy/workers.ts";
 import { desiredFrontend, desiredState } from "../../helpers/desired.ts";
-import {
-  connectTo,
-  freePort,
-  readBytes,
-  tcpServer,
-  udpClient,
-  udpEcho,
-  waitFor,
-} from "../../helpers/proxy-peers.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { connectTo, readBytes, tcpServer, udpClient, udpEcho } from "../../helpers/proxy-peers.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -40,11 +34,15 @@ describe("worker pool dataplane", { timeout: 60000 }, () => {
     const n = 24;
     for (let i = 0; i < n; i++) assert.equal(await roundTrip(port, `msg-${i}`), `msg-${i}`);
     // Connections close asynchronously in the workers; poll until they are all counted.
-    let stats = await pool.collectStats();
-    for (let tries = 0; tries < 100 && stats.frontends.fe.connectionsActive > 0; tries++) {
-      await new Promise((r) => setTimeout(r, 20));
-      stats = await pool.collectStats();
-    }
+    const stats = await waitFor(
+      async () => {
+        const s = await pool.collectStats();
+        return s.frontends.fe.connectionsActive === 0 ? s : null;
+      },
+      3000,
+      "every connection to close in the workers",
+      20,
+    );
     assert.equal(stats.frontends.fe.connectionsTotal, n);
     assert.equal(stats.frontends.fe.connectionsActive, 0);
     assert.equal(stats.frontends.fe.backends.echo.connectionsTotal, n);

@@ -1,12 +1,14 @@
 // `lodestone run` exit codes and the embedded demo.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { BIN, eventually, freePort } from "./helpers.ts";
+import { BIN, runLodestone } from "../../helpers/lodestone-cli.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-cli-"));
 const children: ChildProcess[] = [];
@@ -15,32 +17,20 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runCli(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, ...env }, timeout: 15_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
-    });
-  });
-}
-
 test("an invalid config exits 1 with file:line:column errors and no stack trace", async () => {
   const file = join(dir, "bad.yaml");
   writeFileSync(
     file,
     "backends:\n  a: { address: 127.0.0.1, port: 1 }\nservices:\n  s: { pools: [ { name: p, backends: { a: { weight: 500 } } } ] }\nfrontends:\n  f: { listen: 127.0.0.1:1, protocol: tcp, service: missing }\n",
   );
-  const r = await runCli(["run", "-c", file]);
+  const r = await runLodestone(["run", "-c", file]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: `));
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 
 test("an unreadable config file exits 2 with a one-line message", async () => {
-  const r = await runCli(["run", "-c", join(dir, "does-not-exist.yaml")]);
+  const r = await runLodestone(["run", "-c", join(dir, "does-not-exist.yaml")]);
   assert.equal(r.code, 2);
   assert.equal(r.stderr.trim().split("\n").length, 1);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
@@ -56,7 +46,7 @@ test("a frontend address already in use fails the start with exit 1", async () =
     file,
     `backends:\n  a: { address: 127.0.0.1, port: 9 }\nservices:\n  s: { pools: [ { name: p, backends: { a: {} } } ] }\nfrontends:\n  f: { listen: 127.0.0.1:${port}, protocol: tcp, service: s }\n`,
   );
-  const r = await runCli(["run", "-c", file]);
+  const r = await runLodestone(["run", "-c", file]);
   busy.close();
   assert.equal(r.code, 1);
   assert.match(r.stderr, /could not start/);
@@ -93,7 +83,7 @@ test("--demo serves alternating demo backends, fails over when their checks fail
   });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   // The demo's instructions are its last startup lines (after "ready" and the admin API).
-  await eventually(() => out.includes("Ctrl-C stops everything"), 10_000);
+  await waitFor(() => out.includes("Ctrl-C stops everything"), 10_000, "the demo's instructions", 50);
   assert.match(out, /curl http:\/\/127\.0\.0\.1:\d+\//);
   const [fe, p1, p2] = ports;
   const answers = [await get(fe, "/"), await get(fe, "/"), await get(fe, "/"), await get(fe, "/")];
@@ -107,7 +97,7 @@ test("--demo serves alternating demo backends, fails over when their checks fail
   await get(p1, "/fail");
   await get(p2, "/fail");
   // interval 1s, fall 2: the fallback pool takes over within a few seconds.
-  await eventually(async () => (await get(fe, "/")) === "hello from demo-3\n", 8000, 200);
+  await waitFor(async () => (await get(fe, "/")) === "hello from demo-3\n", 8000, "demo-3 to answer", 200);
   child.kill("SIGINT");
   assert.equal(await exited, 0);
 });

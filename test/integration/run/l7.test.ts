@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, test } from "node:test";
-import { Cleanup, freePort, LodestoneProcess } from "./helpers.ts";
+import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { Cleanup } from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());

@@ -2,15 +2,9 @@
 import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
-import {
-  Cleanup,
-  freePort,
-  LodestoneProcess,
-  NamedBackend,
-  tally,
-  whoAnswers,
-  yamlConfig,
-} from "./helpers.ts";
+import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { Cleanup, NamedBackend, tally, whoAnswers, yamlConfig } from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());

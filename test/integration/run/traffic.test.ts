@@ -1,7 +1,9 @@
 // `lodestone run` as a user runs it: a real process, real backends, real connections.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { Cleanup, freePort, LodestoneProcess, NamedBackend, tally, yamlConfig } from "./helpers.ts";
+import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
+import { freePort } from "../../helpers/ports.ts";
+import { Cleanup, NamedBackend, tally, yamlConfig } from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { after, test } from "node:test";
-import { Cleanup, LodestoneProcess, yamlConfig } from "./helpers.ts";
+import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
+import { Cleanup, yamlConfig } from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());

@@ -1,0 +1,15 @@
+// Ports for tests that must name one before anything listens on it (a config file,
+// a backend that is down on purpose). Everything else listens on port 0 directly.
+import { createServer } from "node:net";
+
+/** A port that was free a moment ago on `host` (bind 0, read it, close). */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
