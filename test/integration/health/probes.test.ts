@@ -2,16 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { AgentCheck, UdpCheck } from "../../../src/config/types.ts";
 import { probe } from "../../../src/health/probe.ts";
-import {
-  closedPort,
-  httpCheck,
-  selfSignedCert,
-  startHttp,
-  startTcp,
-  startUdp,
-  tcpCheck,
-  timing,
-} from "./servers.ts";
+import { selfSignedCert } from "../../helpers/certs.ts";
+import { closedPort, httpCheck, startHttp, startTcp, startUdp, tcpCheck, timing } from "./servers.ts";
 
 const never = new AbortController().signal;
 const at = (port: number, address = "127.0.0.1") => ({ address, port });
@@ -149,7 +141,10 @@ describe("http probe", () => {
 describe("https probe", () => {
   let srv: Awaited<ReturnType<typeof startHttp>>;
   before(async () => {
-    srv = await startHttp({ status: 200, body: "ok" }, selfSignedCert());
+    srv = await startHttp(
+      { status: 200, body: "ok" },
+      selfSignedCert({ cn: "health.test", subjectAltName: "DNS:health.test,IP:127.0.0.1" }),
+    );
   });
   after(() => srv.close());
 

@@ -1,12 +1,8 @@
 // Real loopback servers for the health tests. Each returns its port and a close().
-import { execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingHttpHeaders } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createTcpServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { HealthCheckConfig, HttpCheck } from "../../../src/config/types.ts";
 
 export const timing = {
@@ -152,37 +148,4 @@ export async function startUdp(
     received: () => received,
     close: () => new Promise((r) => socket.close(() => r())),
   };
-}
-
-/** A self-signed certificate for "health.test", made with openssl in a temp dir. */
-export function selfSignedCert(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), "lodestone-health-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=health.test",
-        "-addext",
-        "subjectAltName=DNS:health.test,IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
-    return { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
