@@ -28,7 +28,8 @@ interface Snap {
 }
 
 /** What the XDP dataplane adds to a frontend's stats (XdpFrontendCounters in dataplane/xdp). */
-type XdpExtra = { xdp?: { packets: number; drops: Record<string, number> } };
+type XdpCounters = { packets: number; drops: Record<string, number> };
+type XdpExtra = { xdp?: XdpCounters };
 
 /** Drop reasons as label values: noBackend -> no_backend. */
 const snakeCase = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -104,6 +105,15 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
       }
     },
   });
+  // XDP (dataplane xdp frontends): read from the XDP dataplane's own stats, which
+  // carry counters the merged view has no place for.
+  const xdpFrontends = (): [string, XdpCounters][] =>
+    current().raw.flatMap((dp) =>
+      Object.entries(dp.frontends).flatMap(([f, c]) => {
+        const x = (c as XdpExtra).xdp;
+        return x ? [[f, x] as [string, XdpCounters]] : [];
+      }),
+    );
   new Counter({
     name: "lodestone_xdp_packets_total",
     help: "Packets the XDP program forwarded for the frontend's VIP (dataplane xdp only).",
@@ -111,12 +121,7 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
     registers,
     collect() {
       this.reset();
-      for (const dp of current().raw) {
-        for (const [frontend, c] of Object.entries(dp.frontends)) {
-          const x = (c as XdpExtra).xdp;
-          if (x) this.inc({ frontend }, x.packets);
-        }
-      }
+      for (const [frontend, x] of xdpFrontends()) this.inc({ frontend }, x.packets);
     },
   });
   new Counter({
@@ -126,13 +131,9 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
     registers,
     collect() {
       this.reset();
-      for (const dp of current().raw) {
-        for (const [frontend, c] of Object.entries(dp.frontends)) {
-          const x = (c as XdpExtra).xdp;
-          if (x)
-            for (const [reason, n] of Object.entries(x.drops))
-              this.inc({ frontend, reason: snakeCase(reason) }, n);
-        }
+      for (const [frontend, x] of xdpFrontends()) {
+        for (const [reason, n] of Object.entries(x.drops))
+          this.inc({ frontend, reason: snakeCase(reason) }, n);
       }
     },
   });
