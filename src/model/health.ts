@@ -43,8 +43,6 @@ export interface HealthStep {
 
 export type OperatorAction = "pause" | "resume" | "disable" | "enable";
 
-export const OPERATOR_ACTIONS: readonly OperatorAction[] = ["pause", "resume", "disable", "enable"];
-
 function checkLimits(limits: HealthLimits): void {
   const { rise, fall } = limits;
   if (!Number.isInteger(rise) || rise < 1 || !Number.isInteger(fall) || fall < 1) {

@@ -14,18 +14,13 @@ import { planApply } from "./plan.ts";
 import { TcpListener } from "./tcp.ts";
 import { UdpListener } from "./udp.ts";
 
-/** Listener builders by protocol. The L7 dataplane registers http/https here. */
+/** Listener builders by protocol. */
 const listenerFactories: Partial<Record<Protocol, ListenerFactory>> = {
   tcp: (frontend, options) => new TcpListener(frontend, options),
   udp: (frontend, options) => new UdpListener(frontend, options),
   http: (frontend, options) => createHttpListener(frontend, options),
   https: (frontend, options) => createHttpListener(frontend, options),
 };
-
-/** Register (or replace) the listener builder of a protocol, e.g. the L7 engineer's http/https. */
-export function registerListenerFactory(protocol: Protocol, factory: ListenerFactory): void {
-  listenerFactories[protocol] = factory;
-}
 
 export interface ProxyDataplaneOptions {
   /** Bind every listener with SO_REUSEPORT (worker processes sharing addresses). */

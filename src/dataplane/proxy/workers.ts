@@ -4,13 +4,11 @@
 // every worker, sums their counters, and restarts a worker that dies with the
 // last desired state.
 import { type ChildProcess, fork } from "node:child_process";
-import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { LodestoneError } from "../../errors.ts";
 import type { DesiredState } from "../../model/desired.ts";
 import type { Dataplane } from "../types.ts";
 import { type ProxyStats, sumStats } from "./counters.ts";
-import { ProxyDataplane } from "./dataplane.ts";
 import type { ProxyLogger } from "./listener.ts";
 import { silentLogger } from "./listener.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
@@ -288,24 +286,4 @@ export class WorkerPoolDataplane implements Dataplane {
       });
     });
   }
-}
-
-export interface ProxyDataplaneChoice {
-  /** Worker processes; "auto" = one per core. 1 runs the proxy in this process. */
-  workers: number | "auto";
-  log?: ProxyLogger;
-  logLevel?: string;
-  drainTimeout?: number;
-}
-
-/** The proxy dataplane for a worker count: in-process for 1, a worker pool above. */
-export function createProxyDataplane(choice: ProxyDataplaneChoice): Dataplane {
-  const n = choice.workers === "auto" ? Math.max(1, availableParallelism()) : Math.max(1, choice.workers);
-  if (n === 1) return new ProxyDataplane({ log: choice.log, drainTimeout: choice.drainTimeout });
-  return new WorkerPoolDataplane({
-    workers: n,
-    log: choice.log,
-    logLevel: choice.logLevel,
-    drainTimeout: choice.drainTimeout,
-  });
 }

@@ -1,7 +1,6 @@
 // What every probe shares: a deadline (the check's timeout), cancellation by the
 // checker's AbortSignal, exactly-once settlement with cleanup, and error
 // messages turned into short readable reasons.
-import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { AgentReport, ProbeResult } from "../types.ts";
 
@@ -69,18 +68,4 @@ export function describeError(err: unknown): string {
   if (code && e.syscall) return `${e.syscall} ${code}`;
   if (code) return `${code}: ${e.message}`;
   return e.message;
-}
-
-/**
- * Close a probe connection with a reset (like HAProxy's checks): no FIN
- * handshake and no TIME_WAIT left on the checker, which at thousands of probes
- * a second would otherwise pile up and cost kernel time.
- */
-export function abortConnection(socket: Socket): void {
-  if (socket.destroyed) return;
-  if (socket.readyState === "open" || socket.readyState === "readOnly" || socket.readyState === "writeOnly") {
-    socket.resetAndDestroy();
-  } else {
-    socket.destroy();
-  }
 }
