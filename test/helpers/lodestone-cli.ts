@@ -16,47 +16,75 @@ export interface CliResult {
   stderr: string;
 }
 
+/** What the CLI runs with: the caller's environment, never pointing at a user's admin API or token. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, LODESTONE_ADMIN: "", LODESTONE_TOKEN: "", NO_COLOR: "1", ...extra };
+}
+
+/**
+ * `bin/lodestone ...args` left running (e.g. `watch events`): its output so far and its
+ * exit. The caller bounds it: kill() in a finally.
+ */
+export class LodestoneCommand {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  /** The exit code once stdout and stderr have been read to the end. */
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    const child = spawn(BIN, args, { env: cliEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      this.stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      this.stderr += d;
+    });
+    this.exited = new Promise((resolve, reject) => {
+      child.on("error", reject);
+      // close, not exit: by then stdout and stderr have been read to the end.
+      child.on("close", (code) => resolve(code));
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  kill(): void {
+    if (this.running) this.child.kill("SIGKILL");
+  }
+}
+
 export interface RunOptions {
-  /** Added to the environment (which never points at a user's admin API or token). */
+  /** Added to the environment. */
   env?: Record<string, string>;
   /** A run still going after this is killed and the promise rejects. Default 15 s. */
   timeoutMs?: number;
 }
 
 /** Run `bin/lodestone ...args` to completion and collect its exit code and output. */
-export function runLodestone(args: string[], options: RunOptions = {}): Promise<CliResult> {
+export async function runLodestone(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? 15_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, {
-      env: { ...process.env, LODESTONE_ADMIN: "", LODESTONE_TOKEN: "", NO_COLOR: "1", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+  const command = new LodestoneCommand(args, options.env);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      command.kill();
       reject(
         new Error(
-          `lodestone ${args.join(" ")} did not exit in ${timeoutMs}ms; stdout ${stdout} stderr ${stderr}`,
+          `lodestone ${args.join(" ")} did not exit in ${timeoutMs}ms; stdout ${command.stdout} stderr ${command.stderr}`,
         ),
       );
     }, timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    // close, not exit: by then stdout and stderr have been read to the end.
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
   });
+  try {
+    const code = await Promise.race([command.exited, timedOut]);
+    return { code, stdout: command.stdout, stderr: command.stderr };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface LogLine {

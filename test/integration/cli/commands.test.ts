@@ -2,14 +2,13 @@
 // API (in-process Daemon, real TCP backends): output, effects, and exit codes
 // 0 ok / 1 refused / 2 unreachable or usage / 3 server error, one line, no stack trace.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startAdminServer } from "../../../src/api/server.ts";
 import { type Fixture, startFixture } from "../../helpers/admin-fixture.ts";
-import { BIN, type CliResult, runLodestone } from "../../helpers/lodestone-cli.ts";
+import { type CliResult, LodestoneCommand, runLodestone } from "../../helpers/lodestone-cli.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { waitFor } from "../../helpers/wait.ts";
 
@@ -241,37 +240,32 @@ describe("config", () => {
 
 describe("watch", () => {
   test("watch events prints live events that pass its filters and stops after --count", async () => {
-    const child = spawn(
-      BIN,
-      ["watch", "events", "--type", "log", "--level", "warn", "--count", "2", "--admin", admin],
-      {
-        env: { ...process.env, NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const watch = new LodestoneCommand([
+      "watch",
+      "events",
+      "--type",
+      "log",
+      "--level",
+      "warn",
+      "--count",
+      "2",
+      "--admin",
+      admin,
+    ]);
+    const timer = setTimeout(() => watch.kill(), 15_000);
     try {
       // Published until the watcher has seen two (it may connect after the first ones).
-      for (let i = 0; i < 100 && child.exitCode === null; i++) {
+      for (let i = 0; i < 100 && watch.running; i++) {
         f.daemon.events.publish({ type: "log", level: "info", message: `quiet ${i}` });
         f.daemon.events.publish({ type: "log", level: "warn", message: `loud ${i}` });
         await new Promise((r) => setTimeout(r, 100));
       }
-      assert.equal(await exited, 0, err);
+      assert.equal(await watch.exited, 0, watch.stderr);
     } finally {
       clearTimeout(timer);
     }
-    const lines = out.trim().split("\n");
-    assert.equal(lines.length, 2, out);
+    const lines = watch.stdout.trim().split("\n");
+    assert.equal(lines.length, 2, watch.stdout);
     for (const l of lines) assert.match(l, /^\d\d:\d\d:\d\d\.\d{3}\s+#\d+\s+\[warn\] loud \d+$/);
   });
 
@@ -282,21 +276,23 @@ describe("watch", () => {
       token: null,
       processMetrics: false,
     });
-    const child = spawn(BIN, ["watch", "events", "--type", "log", "--json", "--admin", `127.0.0.1:${port}`], {
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-    });
+    const watch = new LodestoneCommand([
+      "watch",
+      "events",
+      "--type",
+      "log",
+      "--json",
+      "--admin",
+      `127.0.0.1:${port}`,
+    ]);
     try {
       const mark = f.daemon.events.publish({ type: "log", level: "info", message: "before the outage" });
-      await waitFor(() => out.includes("before the outage"), 10_000, "the event before the outage", 50);
+      await waitFor(
+        () => watch.stdout.includes("before the outage"),
+        10_000,
+        "the event before the outage",
+        50,
+      );
       await second.close();
       const missed = [1, 2, 3].map((i) =>
         f.daemon.events.publish({ type: "log", level: "warn", message: `missed ${i}` }),
@@ -306,16 +302,16 @@ describe("watch", () => {
         token: null,
         processMetrics: false,
       });
-      await waitFor(() => out.includes("missed 3"), 10_000, "the missed events", 50);
-      const events = out
+      await waitFor(() => watch.stdout.includes("missed 3"), 10_000, "the missed events", 50);
+      const events = watch.stdout
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l) as { id: number; message: string });
       const after = events.filter((e) => e.id >= mark.id).map((e) => e.id);
       assert.deepEqual(after, [mark.id, ...missed.map((e) => e.id)], "each event exactly once, in order");
-      assert.match(err, /reconnected/);
+      assert.match(watch.stderr, /reconnected/);
     } finally {
-      child.kill("SIGKILL");
+      watch.kill();
       await second.close();
     }
   });

@@ -3,13 +3,12 @@
 // reading the address and token from the same config file, and /metrics counting the
 // traffic that went through the TCP frontend.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fixtureYaml } from "../../helpers/admin-fixture.ts";
-import { BIN, LodestoneProcess, runLodestone } from "../../helpers/lodestone-cli.ts";
+import { LodestoneCommand, LodestoneProcess, runLodestone } from "../../helpers/lodestone-cli.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { parsePrometheus, sampleValue } from "../../helpers/prom-parse.ts";
 import { waitFor } from "../../helpers/wait.ts";
@@ -82,17 +81,19 @@ test("traffic through the TCP frontend shows in /metrics and in show frontend", 
 });
 
 test("set backend disable is seen by watch events, in status, and in where traffic goes", async () => {
-  const watch = spawn(
-    BIN,
-    ["watch", "events", "--json", "--type", "backend-transition", "--backend", "b", "--config", lb.file],
-    { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  watch.stdout.setEncoding("utf8").on("data", (d: string) => {
-    out += d;
-  });
+  const watch = new LodestoneCommand([
+    "watch",
+    "events",
+    "--json",
+    "--type",
+    "backend-transition",
+    "--backend",
+    "b",
+    "--config",
+    lb.file,
+  ]);
   const lines = () =>
-    out
+    watch.stdout
       .split("\n")
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { type: string; backend: string; from: string; to: string });
@@ -109,7 +110,7 @@ test("set backend disable is seen by watch events, in status, and in where traff
       [["b", "up", "disabled"]],
     );
   } finally {
-    watch.kill("SIGKILL");
+    watch.kill();
   }
   const show = await cli(["show", "backend", "b"]);
   assert.match(show.stdout, /state:\s+disabled/);
