@@ -5,11 +5,9 @@
 // swept by one timer per listener (not one per session).
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import { createBalancer } from "../../balance/index.ts";
-import type { Balancer } from "../../balance/types.ts";
 import type { HostPort } from "../../config/types.ts";
-import type { DesiredBackend, DesiredFrontend } from "../../model/desired.ts";
-import type { TrafficCounters } from "../types.ts";
+import type { DesiredFrontend } from "../../model/desired.ts";
+import { BackendCounters, type BackendTable, buildBackendTable } from "./backends.ts";
 import { type ListenerStats, zeroCounters } from "./counters.ts";
 import { listenError } from "./listen-error.ts";
 import type { FrontendListener, ListenerOptions, ProxyLogger } from "./listener.ts";
@@ -19,11 +17,6 @@ import { FlowRegistry } from "./registry.ts";
 
 /** Datagrams held per session while its backend socket is still connecting. */
 const MAX_PENDING = 64;
-
-interface Table {
-  backends: readonly DesiredBackend[];
-  balancer: Balancer;
-}
 
 class UdpSession {
   readonly key: string;
@@ -51,13 +44,13 @@ class UdpSession {
 export class UdpListener implements FrontendListener {
   readonly name: string;
   #frontend: DesiredFrontend;
-  #table: Table;
+  #table: BackendTable;
   readonly #socket: Socket;
   readonly #log: ProxyLogger;
   readonly #sessions = new Map<string, UdpSession>();
   readonly #registry = new FlowRegistry<UdpSession>();
   readonly #totals = zeroCounters();
-  readonly #perBackend = new Map<string, TrafficCounters>();
+  readonly #perBackend = new BackendCounters(this.#registry);
   #sweeper: NodeJS.Timeout | null = null;
   #bound = false;
   #stopping = false;
@@ -72,8 +65,8 @@ export class UdpListener implements FrontendListener {
     this.name = frontend.name;
     this.#frontend = frontend;
     this.#log = options.log ?? silentLogger;
-    this.#table = this.#buildTable(frontend);
-    this.#syncBackendCounters(frontend);
+    this.#table = buildBackendTable(frontend, this.#registry);
+    this.#perBackend.sync(frontend);
     this.#socket = createSocket({
       type: isIPv6(frontend.listen.host) ? "udp6" : "udp4",
       reuseAddr: false,
@@ -119,12 +112,12 @@ export class UdpListener implements FrontendListener {
   }
 
   update(frontend: DesiredFrontend): void {
-    const table = this.#buildTable(frontend);
+    const table = buildBackendTable(frontend, this.#registry);
     const timeoutChanged =
       frontend.settings.udp.sessionTimeout !== this.#frontend.settings.udp.sessionTimeout;
     this.#frontend = frontend;
     this.#table = table;
-    this.#syncBackendCounters(frontend);
+    this.#perBackend.sync(frontend);
     for (const b of frontend.backends) {
       if (b.weight === 0 && b.flush) for (const s of this.#registry.of(b.name)) this.#closeSession(s);
     }
@@ -149,44 +142,8 @@ export class UdpListener implements FrontendListener {
   }
 
   stats(): ListenerStats {
-    const backends: Record<string, TrafficCounters> = {};
-    for (const [name, counters] of this.#perBackend) {
-      backends[name] = { ...counters, connectionsActive: this.#registry.count(name) };
-    }
+    const backends = this.#perBackend.snapshot();
     return { ...this.#totals, connectionsActive: this.#sessions.size, rejected: this.dropped, backends };
-  }
-
-  #buildTable(frontend: DesiredFrontend): Table {
-    const backends = frontend.backends;
-    const balancer = createBalancer(
-      backends.map((b) => ({ name: b.name, weight: b.weight })),
-      {
-        algorithm: frontend.algorithm,
-        maglevTable: frontend.maglev,
-        maglevTableSize: frontend.maglev?.length,
-        maglevSeed: frontend.maglevSeed,
-        hashOn: frontend.hashOn,
-        inflight: (i) => this.#registry.count(backends[i].name),
-      },
-    );
-    return { backends, balancer };
-  }
-
-  #syncBackendCounters(frontend: DesiredFrontend): void {
-    const wanted = new Set(frontend.backends.map((b) => b.name));
-    for (const name of wanted) if (!this.#perBackend.has(name)) this.#perBackend.set(name, zeroCounters());
-    for (const name of this.#perBackend.keys()) {
-      if (!wanted.has(name) && this.#registry.count(name) === 0) this.#perBackend.delete(name);
-    }
-  }
-
-  #backendCounters(name: string): TrafficCounters {
-    let counters = this.#perBackend.get(name);
-    if (counters === undefined) {
-      counters = zeroCounters();
-      this.#perBackend.set(name, counters);
-    }
-    return counters;
   }
 
   #onClientDatagram(msg: Buffer, rinfo: RemoteInfo): void {
@@ -207,7 +164,7 @@ export class UdpListener implements FrontendListener {
     }
     session.lastActivity = now;
     this.#totals.bytesIn += msg.length;
-    this.#backendCounters(session.backendName).bytesIn += msg.length;
+    this.#perBackend.of(session.backendName).bytesIn += msg.length;
     if (session.connected) {
       session.socket.send(session.header === null ? msg : [session.header, msg]);
     } else if (session.pending.length < MAX_PENDING) {
@@ -239,7 +196,7 @@ export class UdpListener implements FrontendListener {
     socket.on("error", (err: NodeJS.ErrnoException) => {
       // ECONNREFUSED here is the ICMP "port unreachable" of a connected socket.
       this.#totals.connectErrors++;
-      this.#backendCounters(target.name).connectErrors++;
+      this.#perBackend.of(target.name).connectErrors++;
       this.#log.debug({ frontend: this.name, backend: target.name, code: err.code }, "udp backend error");
       this.#closeSession(session);
     });
@@ -247,7 +204,7 @@ export class UdpListener implements FrontendListener {
       if (session.closed) return;
       session.lastActivity = Date.now();
       this.#totals.bytesOut += reply.length;
-      this.#backendCounters(target.name).bytesOut += reply.length;
+      this.#perBackend.of(target.name).bytesOut += reply.length;
       this.#socket.send(reply, session.clientPort, session.clientAddress);
     });
     socket.connect(target.port, target.address, () => {
@@ -259,7 +216,7 @@ export class UdpListener implements FrontendListener {
     this.#sessions.set(key, session);
     this.#registry.add(target.name, session);
     this.#totals.connectionsTotal++;
-    this.#backendCounters(target.name).connectionsTotal++;
+    this.#perBackend.of(target.name).connectionsTotal++;
     return session;
   }
 
