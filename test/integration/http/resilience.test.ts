@@ -101,6 +101,12 @@ describe("retries of idempotent requests after a reset before any response byte"
     assert.ok(l.stats().http.retries >= 1, "retries are counted");
   });
 
+  test("a bodiless POST is retried too (no body to replay, so it counts as idempotent)", async () => {
+    const specs = [await resetting("a-reset"), ...(await named(["b-good"]))];
+    const { port } = await proxy(specs, {});
+    for (let i = 0; i < 2; i++) assert.equal((await get(port, "/", {}, "POST")).status, 200);
+  });
+
   test("a POST with a body is not replayed: 502", async () => {
     const specs = [await resetting("a-reset")];
     const { port } = await proxy(specs, {});

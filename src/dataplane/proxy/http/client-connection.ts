@@ -941,9 +941,15 @@ export class ClientConnection implements UpstreamOwner {
     }
   }
 
-  /** A request that can be sent again: idempotent method and no body. */
+  /**
+   * A request that may be sent again after a reset before any response byte: one
+   * with an idempotent method (GET, HEAD, OPTIONS, PUT, DELETE) or without a body — and
+   * since bodies are streamed, never kept, only a bodiless request can be replayed at
+   * all. So: every bodiless request, whatever its method (a bodiless POST included,
+   * unlike nginx's default; set `retries: 0` where that matters).
+   */
   private replayable(req: RequestHead): boolean {
-    return req.bodyKind === "none" && IDEMPOTENT.has(req.method);
+    return req.bodyKind === "none";
   }
 
   /** Answer the client with a proxy error (if no response started yet) and end the exchange. */
@@ -1026,8 +1032,6 @@ export class ClientConnection implements UpstreamOwner {
     }
   };
 }
-
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
