@@ -1,7 +1,6 @@
 // `lodestone xdp check | status | unpin`, driven through commander in-process.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,7 +15,7 @@ import {
   LS_REAL_ACTIVE,
 } from "../../../src/dataplane/xdp/layout.ts";
 import { XdpProgram } from "../../../src/dataplane/xdp/loader.ts";
-import { skipReason } from "./netns.ts";
+import { mountBpffs, skipReason, unmountBpffs } from "./netns.ts";
 
 const skip = skipReason();
 
@@ -48,18 +47,11 @@ describe("lodestone xdp", { skip: skip ?? false }, () => {
     ensureBpfObject();
     work = mkdtempSync(join(tmpdir(), `ls-xdp-${process.pid}-cli-`));
     bpffs = join(work, "bpffs");
-    mkdirSync(bpffs);
-    execFileSync("mount", ["-t", "bpf", "bpf", bpffs]);
+    mountBpffs(bpffs);
   });
 
   after(() => {
-    if (bpffs) {
-      try {
-        execFileSync("umount", [bpffs]);
-      } catch {
-        // not mounted
-      }
-    }
+    if (bpffs) unmountBpffs(bpffs);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

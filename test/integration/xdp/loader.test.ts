@@ -3,7 +3,7 @@
 // readable errors for a verifier rejection and for stale pinned maps.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,7 +11,7 @@ import { BPF_SOURCE_DIR, buildBpfObject, ensureBpfObject } from "../../../src/da
 import * as layout from "../../../src/dataplane/xdp/layout.ts";
 import { XdpProgram } from "../../../src/dataplane/xdp/loader.ts";
 import { LodestoneError } from "../../../src/errors.ts";
-import { skipReason } from "./netns.ts";
+import { mountBpffs, skipReason, unmountBpffs } from "./netns.ts";
 
 const skip = skipReason();
 
@@ -36,8 +36,7 @@ describe("XDP program and loader", { skip: skip ?? false }, () => {
     objectPath = ensureBpfObject();
     work = mkdtempSync(join(tmpdir(), `ls-xdp-${process.pid}-`));
     bpffs = join(work, "bpffs");
-    mkdirSync(bpffs);
-    execFileSync("mount", ["-t", "bpf", "bpf", bpffs]);
+    mountBpffs(bpffs);
     const dump = JSON.parse(
       execFileSync("bpftool", ["-j", "btf", "dump", "file", objectPath]).toString(),
     ) as {
@@ -47,13 +46,7 @@ describe("XDP program and loader", { skip: skip ?? false }, () => {
   });
 
   after(() => {
-    if (bpffs) {
-      try {
-        execFileSync("umount", [bpffs]);
-      } catch {
-        // not mounted
-      }
-    }
+    if (bpffs) unmountBpffs(bpffs);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

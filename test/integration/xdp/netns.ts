@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { LabTopology, NODE, REPO, sh } from "../../../src/lab/topology.ts";
+import { LabTopology, NODE, REPO } from "../../../src/lab/topology.ts";
 
 export { LAB_V4 as V4, LAB_V6 as V6 } from "../../../src/lab/topology.ts";
 
@@ -32,13 +32,32 @@ export function skipReason(): string | null {
   return null;
 }
 
+/** Mount a bpffs of the test's own at `path` (created if missing): its pins meet no one else's. */
+export function mountBpffs(path: string): void {
+  mkdirSync(path, { recursive: true });
+  execFileSync("mount", ["-t", "bpf", "bpf", path], { stdio: "pipe" });
+}
+
+/** Undo mountBpffs as far as possible; never throws, so cleanup goes on. */
+export function unmountBpffs(path: string): void {
+  try {
+    execFileSync("umount", [path], { stdio: "pipe" });
+  } catch {
+    // not mounted
+  }
+  try {
+    rmdirSync(path);
+  } catch {
+    // gone already, or still mounted or not empty: leave it rather than fail the cleanup
+  }
+}
+
 /**
  * The lab network named `ls-xdp-<pid>-<tag>-*` (not `lslab-`, which `lodestone lab down`
  * removes), with a bpffs of its own mounted while it exists.
  */
 export class Topology extends LabTopology {
   readonly bpffs: string;
-  #mounted = false;
 
   constructor(tag: string) {
     super(tag, `ls-xdp-${process.pid}-`);
@@ -47,25 +66,13 @@ export class Topology extends LabTopology {
 
   override async create(): Promise<void> {
     await super.create();
-    // A private bpffs for this test's pinned maps, visible to every process we start.
-    mkdirSync(this.bpffs, { recursive: true });
-    await sh("mount", ["-t", "bpf", "bpf", this.bpffs]);
-    this.#mounted = true;
+    // Visible to every process we start (nsenter --net keeps our mount namespace).
+    mountBpffs(this.bpffs);
   }
 
   override async destroy(): Promise<void> {
     await super.destroy();
-    if (this.#mounted) {
-      await sh("umount", [this.bpffs]).catch(() => {});
-      this.#mounted = false;
-    }
-    if (existsSync(this.bpffs)) {
-      try {
-        rmdirSync(this.bpffs);
-      } catch {
-        // still mounted or not empty: leave it rather than fail the cleanup
-      }
-    }
+    unmountBpffs(this.bpffs);
   }
 }
 
