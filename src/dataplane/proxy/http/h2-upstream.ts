@@ -93,6 +93,7 @@ export class H2Sessions {
     if (have !== undefined && !have.closed && !have.destroyed) return have;
     const s = h2connect(origin, tls === null ? {} : { ...tls, ALPNProtocols: ["h2"] });
     s.on("error", () => {}); // each stream and virtual connection sees its own failure
+    s.setMaxListeners(0); // every virtual connection listens for the session's end
     s.on("close", () => {
       if (this.sessions.get(key) === s) this.sessions.delete(key);
     });
