@@ -250,6 +250,13 @@ describe("session persistence", () => {
     assert.deepEqual(statusLines(both), [200]);
   });
 
+  test("hash-on client-ip pins one client to one backend even on a round-robin service", async () => {
+    const specs = await named(["ip-1", "ip-2", "ip-3"]);
+    const { port } = await proxy(specs, { hashOn: "client-ip" });
+    const first = (await get(port)).body;
+    for (let i = 0; i < 6; i++) assert.equal((await get(port)).body, first);
+  });
+
   test("hash-on a cookie", async () => {
     const specs = await named(["c-1", "c-2", "c-3"]);
     const { port } = await proxy(specs, { hashOn: { cookie: "sid" } });

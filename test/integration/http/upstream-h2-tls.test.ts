@@ -141,6 +141,18 @@ describe("HTTP/2 to backends (upstream: h2)", () => {
     assert.equal(dechunk(bodyOf(chunked)).data, "POST /c 7 -");
   });
 
+  test("HEAD and keep-alive over h2: no body, the connection serves the next request", async () => {
+    const b = await h2Backend(false);
+    const port = await proxyTo(b.port, { upstream: "h2" });
+    const reply = await rawRequest(port, [
+      "HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET /after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    ]);
+    assert.deepEqual(statusLines(reply), [200, 200]);
+    assert.doesNotMatch(reply.slice(0, reply.indexOf("HTTP/1.1 200", 5)), /HEAD \/h/, "no body for HEAD");
+    assert.match(reply, /GET \/after 0 -/);
+  });
+
   test("concurrent requests share one HTTP/2 session to the backend", async () => {
     const b = await h2Backend(false);
     const port = await proxyTo(b.port, { upstream: "h2" });

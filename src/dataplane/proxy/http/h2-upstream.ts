@@ -258,16 +258,19 @@ export class H2StreamSocket extends Duplex {
       this.decoder = d;
     }
     let responded = false;
+    let bodiless = false;
     stream.on("response", (headers) => {
       responded = true;
       this.touch();
-      const { head, chunked, bodiless } = h1ResponseHead(headers, this.method);
-      this.chunked = chunked;
-      this.deliver(Buffer.from(head, "latin1"));
-      if (bodiless) stream.resume(); // nothing to relay; let the stream end
+      const h = h1ResponseHead(headers, this.method);
+      this.chunked = h.chunked;
+      bodiless = h.bodiless;
+      this.deliver(Buffer.from(h.head, "latin1"));
     });
     stream.on("data", (data: Buffer) => {
       this.touch();
+      // HEAD, 204, 304: the HTTP/1.1 message has no body whatever the backend sends.
+      if (bodiless) return;
       if (!this.chunked) this.deliver(data);
       else if (data.length > 0) {
         this.deliver(Buffer.from(`${data.length.toString(16)}\r\n`, "latin1"));
