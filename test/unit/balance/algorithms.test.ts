@@ -4,22 +4,12 @@ import { ALGORITHMS, buildMaglevTable, createBalancer, flowHash } from "../../..
 import { WeightedSampler } from "../../../src/balance/random.ts";
 import type { BalancerBackend, BalancerOptions, FlowKey } from "../../../src/balance/types.ts";
 import { LodestoneError } from "../../../src/errors.ts";
+import { mulberry32 } from "../../helpers/random.ts";
 
 const FLOW: FlowKey = { address: "192.0.2.10", port: 40000 };
 
 function backends(...weights: number[]): BalancerBackend[] {
   return weights.map((weight, i) => ({ name: String.fromCharCode(97 + i), weight }));
-}
-
-/** Deterministic PRNG (mulberry32): "random" picks that a test can reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A source that returns the given numbers in turn, forever. */

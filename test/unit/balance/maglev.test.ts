@@ -11,6 +11,7 @@ import {
 import { nextPrime } from "../../../src/balance/prime.ts";
 import type { BalancerBackend } from "../../../src/balance/types.ts";
 import { LodestoneError } from "../../../src/errors.ts";
+import { mulberry32, shuffled } from "../../helpers/random.ts";
 
 const M = 65537;
 
@@ -20,26 +21,6 @@ function equalBackends(n: number): BalancerBackend[] {
 
 function backendsWithWeights(weights: number[]): BalancerBackend[] {
   return weights.map((weight, i) => ({ name: `w-${i}`, weight }));
-}
-
-/** Deterministic PRNG (mulberry32) so shuffles are reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 /** The table as backend names, so tables built from differently ordered input compare. */

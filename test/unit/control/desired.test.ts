@@ -5,6 +5,7 @@ import type { Config } from "../../../src/config/types.ts";
 import { computeDesired } from "../../../src/control/desired.ts";
 import { Overrides } from "../../../src/control/overrides.ts";
 import type { HealthState } from "../../../src/model/state.ts";
+import { mulberry32, shuffled } from "../../helpers/random.ts";
 import { buildConfig, type Spec } from "./config-builder.ts";
 
 const spec: Spec = {
@@ -164,15 +165,6 @@ describe("computeDesired: overrides and agent", () => {
   });
 });
 
-function shuffled<T>(items: T[], random: () => number): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
-
 function reorder(c: Config, random: () => number): Config {
   const rec = <T>(r: Record<string, T>) => Object.fromEntries(shuffled(Object.entries(r), random));
   const services = rec(c.services);
@@ -204,11 +196,7 @@ test("shuffling config order 1000 times gives the identical desired state", () =
   });
   const health = states({ b4: "down" });
   const reference = computeDesired(big, health, new Overrides(), noAgent, 3);
-  let seed = 12345;
-  const random = () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
+  const random = mulberry32(12345);
   for (let i = 0; i < 1000; i++) {
     const d = computeDesired(reorder(big, random), health, new Overrides(), noAgent, 3);
     assert.deepEqual(d, reference);
