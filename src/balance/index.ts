@@ -20,15 +20,16 @@ export {
 export { isPrime, nextPrime } from "./prime.ts";
 export type { Balancer, BalancerBackend, BalancerOptions, FlowKey } from "./types.ts";
 
-export const ALGORITHMS: readonly Algorithm[] = [
-  "maglev",
+/** Every algorithm createBalancer() builds, in the order config errors and the JSON Schema list them. */
+export const ALGORITHMS = [
   "round-robin",
   "weighted-round-robin",
   "least-connections",
   "p2c",
   "random",
   "source-hash",
-];
+  "maglev",
+] as const satisfies readonly Algorithm[];
 
 const noInflight = (_index: number): number => 0;
 

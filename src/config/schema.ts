@@ -8,6 +8,7 @@
 // not hide the errors of the others; `configSchema` composes the same pieces for the
 // JSON Schema export and for callers that already hold plain data.
 import * as z from "zod";
+import { ALGORITHMS } from "../balance/index.ts";
 import { MAX_MAGLEV_TABLE_SIZE } from "../balance/maglev.ts";
 import { isPrime, nextPrime, previousPrime } from "../balance/prime.ts";
 import { isIpLiteral, parseListen } from "./address.ts";
@@ -326,16 +327,6 @@ export const backend = kebabObject({
 });
 
 // ---------------------------------------------------------------- services
-
-export const ALGORITHMS = [
-  "round-robin",
-  "weighted-round-robin",
-  "least-connections",
-  "p2c",
-  "random",
-  "source-hash",
-  "maglev",
-] as const;
 
 export const SERVICE_DEFAULTS = {
   algorithm: "round-robin",
