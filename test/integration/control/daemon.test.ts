@@ -205,10 +205,12 @@ describe("Daemon reload", () => {
     assert.deepEqual(r.diff.backends.added, ["c"]);
     assert.deepEqual(r.droppedOverrides, []);
     // c needs one probe (rise 1) after the reload.
-    const deadline = Date.now() + 3000;
-    while (daemon.status().backends.find((x) => x.name === "c")?.state !== "up" && Date.now() < deadline) {
-      await new Promise((res) => setTimeout(res, 20));
-    }
+    await waitFor(
+      () => daemon.status().backends.find((x) => x.name === "c")?.state === "up",
+      3000,
+      "c up",
+      20,
+    );
     await daemon.settled();
     assert.deepEqual(await tally(port, 6), { b: 3, c: 3 });
     const events = daemon.events.since(0).filter((e) => e.type === "reload");
@@ -247,10 +249,12 @@ describe("Daemon reload", () => {
       await daemon.settled();
       assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
       daemon.enable("c");
-      const deadline = Date.now() + 3000;
-      while (daemon.status().backends.find((x) => x.name === "c")?.state !== "up" && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      await waitFor(
+        () => daemon.status().backends.find((x) => x.name === "c")?.state === "up",
+        3000,
+        "c up",
+        20,
+      );
       await daemon.settled();
       const before = moved.connections;
       const counts = await tally(port, 6);
