@@ -36,4 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   done
 fi
 
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# `npm install`, not `npm ci`: npm 11 writes a lock file without the other platforms'
+# optional packages (Biome's per-OS binaries) and `npm ci` then refuses that same lock as
+# out of sync. With the lock present, `npm install` installs exactly its versions.
+npm install --no-audit --no-fund
