@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { type ClientHttp2Session, connect as h2connect } from "node:http2";
@@ -7,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createHttpListener, type HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import { writeSelfSignedCert } from "../../helpers/certs.ts";
 import { curl, desiredFrontend, type HttpBackend, startHttpBackend } from "./harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-h2-"));
@@ -44,30 +44,7 @@ describe("HTTP/2 clients (ALPN h2) to HTTP/1.1 backends", () => {
   before(async () => {
     const cert = join(dir, "c.pem");
     const key = join(dir, "k.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-      ].concat([
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-subj",
-        "/CN=h2.test",
-        "-addext",
-        "subjectAltName=DNS:h2.test",
-      ]),
-      { stdio: "ignore" },
-    );
+    writeSelfSignedCert(cert, key, { cn: "h2.test", subjectAltName: "DNS:h2.test" });
     backend = await startHttpBackend((req, res) => {
       if (req.url === "/big") {
         res.setHeader("Content-Length", BIG);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { createHttpListener, type HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import { writeSelfSignedCert } from "../../helpers/certs.ts";
 import { curl, desiredFrontend, type HttpBackend, startHttpBackend } from "./harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-tls-"));
@@ -14,21 +14,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function makeCert(name: string, subject: string, sans: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-    ].concat(["-keyout", key, "-out", cert, "-subj", `/CN=${subject}`, "-addext", `subjectAltName=${sans}`]),
-    { stdio: "ignore" },
-  );
+  writeSelfSignedCert(cert, key, { cn: subject, subjectAltName: sans });
   return { cert, key };
 }
 

@@ -1,7 +1,6 @@
 // HTTP/2 and TLS to backends: HTTP/1.1 clients in front, node:http2 / node:https
 // backends behind, on loopback.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import {
   constants,
@@ -17,6 +16,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { HttpSettings } from "../../../src/config/routes.ts";
 import { createHttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import { writeSelfSignedCert } from "../../helpers/certs.ts";
 import { desiredFrontend, rawRequest, statusLines } from "./harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-up-"));
@@ -28,30 +28,7 @@ after(async () => {
 
 const CERT = join(dir, "b.crt");
 const KEY = join(dir, "b.key");
-execFileSync(
-  "openssl",
-  [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-  ].concat([
-    "-keyout",
-    KEY,
-    "-out",
-    CERT,
-    "-subj",
-    "/CN=backend.test",
-    "-addext",
-    "subjectAltName=DNS:backend.test",
-  ]),
-  { stdio: "ignore" },
-);
+writeSelfSignedCert(CERT, KEY, { cn: "backend.test", subjectAltName: "DNS:backend.test" });
 
 async function listen(server: Http2Server | ReturnType<typeof createHttpsServer>): Promise<number> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));

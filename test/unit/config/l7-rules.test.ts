@@ -2,32 +2,18 @@
 // rule, the exact key path the error names; and examples/l7.yaml validates once its
 // certificate paths point at real files.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { formatIssue, parseConfig } from "../../../src/config/index.ts";
+import { writeSelfSignedCert } from "../../helpers/certs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-l7cfg-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const CERT = join(dir, "www.pem");
 const KEY = join(dir, "www.key");
-execFileSync(
-  "openssl",
-  [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-  ].concat(["-keyout", KEY, "-out", CERT, "-subj", "/CN=www.test"]),
-  { stdio: "ignore" },
-);
+writeSelfSignedCert(CERT, KEY, { cn: "www.test" });
 
 const BASE = `backends:
   b1: { address: 127.0.0.1, port: 9001 }
