@@ -130,6 +130,19 @@ describe("HTTP/2 to backends (upstream: h2)", () => {
     assert.match(reply, /GET \/after 0 -/);
   });
 
+  test("header bytes HTTP/1.1 allows but HTTP/2 may not (obs-text) never crash the proxy", async () => {
+    const b = await h2Backend(false);
+    const port = await proxyTo(b.port, { upstream: "h2" });
+    const reply = await rawRequest(
+      port,
+      Buffer.from("GET /o HTTP/1.1\r\nHost: h\r\nX-Odd: caf\xe9\r\nConnection: close\r\n\r\n", "latin1"),
+    );
+    const status = statusLines(reply)[0];
+    assert.ok(status === 200 || status === 502, `a response, not a crash: ${status}`);
+    const after = await rawRequest(port, "GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert.deepEqual(statusLines(after), [200]);
+  });
+
   test("concurrent requests share one HTTP/2 session to the backend", async () => {
     const b = await h2Backend(false);
     const port = await proxyTo(b.port, { upstream: "h2" });
