@@ -101,8 +101,17 @@ export class ClientConnection implements UpstreamOwner {
   private waitingUpstreamDrain = false;
   private waitingClientDrain = false;
 
+  // Lazy timer: setTimer only records the kind and deadline, and arms a real timer
+  // only when none is armed to fire by then. A keep-alive exchange sets and clears a
+  // timer three times, so per-request setTimeout/clearTimeout would be its own cost;
+  // this way the armed timer fires about once per timeout period and re-arms itself
+  // for whatever deadline is current (never earlier than that deadline).
   private timer: NodeJS.Timeout | null = null;
   private timerKind = T_NONE;
+  /** When the current kind's timeout expires (performance.now() ms). */
+  private deadline = 0;
+  /** When the armed timer fires (performance.now() ms). */
+  private timerAt = 0;
 
   constructor(socket: Socket, fe: HttpListener) {
     this.socket = socket;
@@ -567,7 +576,7 @@ export class ClientConnection implements UpstreamOwner {
   onUpstreamConnect(u: Upstream): void {
     if (u !== this.upstream) return;
     this.clearTimer();
-    u.socket.setTimeout(this.fe.idleTimeout);
+    u.setTimeout(this.fe.idleTimeout);
     this.sendHead();
   }
 
@@ -993,22 +1002,36 @@ export class ClientConnection implements UpstreamOwner {
   // ------------------------------------------------------------------ timers
 
   private setTimer(kind: number, ms: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
     this.timerKind = kind;
+    this.deadline = performance.now() + ms;
+    if (this.timer !== null) {
+      if (this.timerAt <= this.deadline) return; // fires first, then re-arms for the rest
+      clearTimeout(this.timer);
+    }
+    this.timerAt = this.deadline;
     this.timer = setTimeout(this.onTimer, ms);
   }
 
+  /** No timeout applies now; the armed timer stays (unless closed) and finds nothing to do. */
   private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
     this.timerKind = T_NONE;
+    if (this.closed && this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
   }
 
   private readonly onTimer = (): void => {
-    const kind = this.timerKind;
     this.timer = null;
+    const kind = this.timerKind;
+    if (this.closed || kind === T_NONE) return;
+    const left = this.deadline - performance.now();
+    if (left > 0) {
+      this.timerAt = this.deadline;
+      this.timer = setTimeout(this.onTimer, left);
+      return;
+    }
     this.timerKind = T_NONE;
-    if (this.closed) return;
     switch (kind) {
       case T_HEAD:
         // Nothing at all sent: close quietly. Part of a head: 408.

@@ -37,6 +37,8 @@ export class Upstream {
   uses = 0;
   private pool: UpstreamPool | null = null;
   private lastError: Error | undefined;
+  /** The socket's inactivity timeout as last set (-1: never set). */
+  private timeoutMs = -1;
 
   constructor(
     backend: string,
@@ -94,6 +96,17 @@ export class Upstream {
     return this.connected && !this.closed && !this.socket.destroyed && this.socket.writable;
   }
 
+  /**
+   * The socket's inactivity timeout. Only a change reaches the socket: setTimeout
+   * allocates a new timer each call, and the pool sets one twice per exchange, while
+   * an unchanged one is restarted by the socket's own activity anyway.
+   */
+  setTimeout(ms: number): void {
+    if (ms === this.timeoutMs) return;
+    this.timeoutMs = ms;
+    this.socket.setTimeout(ms);
+  }
+
   destroy(): void {
     this.owner = null;
     if (!this.socket.destroyed) this.socket.destroy();
@@ -133,7 +146,7 @@ export class UpstreamPool {
       }
       u.parkIn(null);
       u.owner = owner;
-      u.socket.setTimeout(activeTimeout);
+      u.setTimeout(activeTimeout);
       u.socket.resume();
       return u;
     }
@@ -158,7 +171,7 @@ export class UpstreamPool {
       return;
     }
     u.parkIn(this);
-    u.socket.setTimeout(this.idleTimeout);
+    u.setTimeout(this.idleTimeout);
     list.push(u);
   }
 
