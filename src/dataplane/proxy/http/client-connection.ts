@@ -215,8 +215,13 @@ export class ClientConnection implements UpstreamOwner {
     this.req = req;
     this.reqState = REQ_CONNECTING;
     this.resState = RES_NONE;
-    if (end < chunk.length) this.stash(chunk, end);
-    this.socket.pause();
+    if (end < chunk.length) {
+      // Pipelined bytes or the body's start: hold them and stop reading. Without any,
+      // the socket keeps flowing (pause + resume per request is a nextTick and a
+      // stream round); bytes that arrive mid-exchange are held by onData's default.
+      this.stash(chunk, end);
+      this.socket.pause();
+    }
     this.fe.counters.requests++;
     this.started = this.fe.now();
     this.sentStatus = 0;
@@ -854,7 +859,7 @@ export class ClientConnection implements UpstreamOwner {
       this.pending = null;
       this.readHead(p, 0);
     }
-    if (this.reqState === REQ_HEAD && !this.closed) this.socket.resume();
+    if (this.reqState === REQ_HEAD && !this.closed && this.socket.isPaused()) this.socket.resume();
   }
 
   private startTunnel(res: ResponseHead, chunk: Buffer, end: number): void {

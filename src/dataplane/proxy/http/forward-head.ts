@@ -14,6 +14,19 @@ const NEVER_DROP = new Set(["content-length", "transfer-encoding", "host"]);
 
 const FORWARDED_REQUEST = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
 
+// Lengths of the lowercase names the rewrites below compare against: a field name of
+// any other length (not named in Connection either) matches none of them, so it is
+// copied without lowercasing it (toLowerCase allocates a string per field).
+const WATCHED_LENGTH = new Uint8Array(32);
+for (const n of [...ALWAYS_HOP, ...NEVER_DROP, ...FORWARDED_REQUEST]) WATCHED_LENGTH[n.length] = 1;
+
+/** Could a field name of this length be one a rewrite acts on? (false = copy it as is). */
+function watched(len: number, connection: string[]): boolean {
+  if (len < 32 && WATCHED_LENGTH[len] === 1) return true;
+  for (let i = 0; i < connection.length; i++) if (connection[i].length === len) return true;
+  return false;
+}
+
 function isHopByHop(lower: string, connection: string[]): boolean {
   if (ALWAYS_HOP.has(lower)) return true;
   return connection.length > 0 && connection.includes(lower) && !NEVER_DROP.has(lower);
@@ -88,8 +101,13 @@ export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): strin
   let xfProto = "";
   let xfHost = "";
   let hasHost = false;
+  const lowerAll = drop.size > 0;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i];
+    if (!lowerAll && !watched(name.length, req.connection)) {
+      out += `${name}: ${h[i + 1]}\r\n`;
+      continue;
+    }
     const lower = name.toLowerCase();
     if (isHopByHop(lower, req.connection)) continue;
     if (FORWARDED_REQUEST.has(lower)) {
@@ -156,8 +174,15 @@ export function forwardResponseHead(
   const h = res.headers;
   const upgrading = res.status === 101;
   const drop = extras?.rules?.drop ?? NO_DROP;
+  const lowerAll = drop.size > 0;
   for (let i = 0; i < h.length; i += 2) {
-    const lower = h[i].toLowerCase();
+    const name = h[i];
+    // Transfer-Encoding is a watched length (NEVER_DROP), so dechunk still sees it.
+    if (!lowerAll && !watched(name.length, res.connection)) {
+      out += `${name}: ${h[i + 1]}\r\n`;
+      continue;
+    }
+    const lower = name.toLowerCase();
     if (isHopByHop(lower, res.connection)) {
       if (!(upgrading && lower === "upgrade")) continue;
     }
