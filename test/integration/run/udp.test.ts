@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { after, test } from "node:test";
 import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
+import { freeUdpPort } from "../../helpers/ports.ts";
 import { Cleanup, yamlConfig } from "./helpers.ts";
 
 const cleanup = new Cleanup();
@@ -10,13 +11,6 @@ after(() => cleanup.run());
 
 function bind(sock: Socket, port = 0): Promise<number> {
   return new Promise((resolve) => sock.bind(port, "127.0.0.1", () => resolve(sock.address().port)));
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  const port = await bind(s);
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Replies "<name> <source port the proxy used> <payload>". */
