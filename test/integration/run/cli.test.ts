@@ -1,19 +1,18 @@
 // `lodestone run` exit codes and the embedded demo.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { BIN, runLodestone } from "../../helpers/lodestone-cli.ts";
+import { LodestoneCommand, runLodestone } from "../../helpers/lodestone-cli.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { waitFor } from "../../helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-cli-"));
-const children: ChildProcess[] = [];
+const commands: LodestoneCommand[] = [];
 after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const c of commands) c.kill();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -69,22 +68,12 @@ function get(port: number, path: string): Promise<string> {
 
 test("--demo serves alternating demo backends, fails over when their checks fail, stops on SIGINT with 0", async () => {
   const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = spawn(BIN, ["run", "--demo"], {
-    env: { ...process.env, LODESTONE_DEMO_PORTS: ports.join(",") },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  child.stdout!.on("data", (d) => {
-    out += d;
-  });
-  child.stderr!.on("data", (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  const demo = new LodestoneCommand(["run", "--demo"], { LODESTONE_DEMO_PORTS: ports.join(",") });
+  commands.push(demo);
+  const out = () => demo.stdout + demo.stderr;
   // The demo's instructions are its last startup lines (after "ready" and the admin API).
-  await waitFor(() => out.includes("Ctrl-C stops everything"), 10_000, "the demo's instructions", 50);
-  assert.match(out, /curl http:\/\/127\.0\.0\.1:\d+\//);
+  await waitFor(() => out().includes("Ctrl-C stops everything"), 10_000, "the demo's instructions", 50);
+  assert.match(out(), /curl http:\/\/127\.0\.0\.1:\d+\//);
   const [fe, p1, p2] = ports;
   const answers = [await get(fe, "/"), await get(fe, "/"), await get(fe, "/"), await get(fe, "/")];
   assert.deepEqual(answers.slice().sort(), [
@@ -98,6 +87,6 @@ test("--demo serves alternating demo backends, fails over when their checks fail
   await get(p2, "/fail");
   // interval 1s, fall 2: the fallback pool takes over within a few seconds.
   await waitFor(async () => (await get(fe, "/")) === "hello from demo-3\n", 8000, "demo-3 to answer", 200);
-  child.kill("SIGINT");
-  assert.equal(await exited, 0);
+  demo.child.kill("SIGINT");
+  assert.equal(await demo.exited, 0);
 });
