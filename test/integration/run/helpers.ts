@@ -3,6 +3,7 @@
 // loopback, every port from the OS. The spawned daemon itself is
 // test/helpers/lodestone-cli.ts.
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
 
 /** A TCP backend: greets every connection with "<name>\n", then echoes. */
 export class NamedBackend {
@@ -155,3 +156,21 @@ export class Cleanup {
     }
   }
 }
+
+/** Named backends, started now and stopped by `cleanup`. */
+export async function startBackends(cleanup: Cleanup, ...names: string[]): Promise<NamedBackend[]> {
+  const list = await Promise.all(names.map((n) => new NamedBackend(n).start()));
+  for (const b of list) cleanup.add(`backend ${b.name}`, () => b.kill());
+  return list;
+}
+
+/** `lodestone run` on this YAML, killed by `cleanup`. */
+export async function startLodestone(cleanup: Cleanup, yaml: string): Promise<LodestoneProcess> {
+  const p = await LodestoneProcess.spawn(yaml);
+  cleanup.add("lodestone", () => p.close());
+  return p;
+}
+
+/** Backend name -> port, as yamlConfig's `ports` takes them. */
+export const backendPorts = (list: NamedBackend[]): Record<string, number> =>
+  Object.fromEntries(list.map((b) => [b.name, b.port]));

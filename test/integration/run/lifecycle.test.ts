@@ -2,26 +2,22 @@
 import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
-import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
 import { freePort } from "../../helpers/ports.ts";
-import { Cleanup, NamedBackend, tally, whoAnswers, yamlConfig } from "./helpers.ts";
+import {
+  backendPorts,
+  Cleanup,
+  startBackends,
+  startLodestone,
+  tally,
+  whoAnswers,
+  yamlConfig,
+} from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
 
-async function backends(...names: string[]): Promise<NamedBackend[]> {
-  const list = await Promise.all(names.map((n) => new NamedBackend(n).start()));
-  for (const b of list) cleanup.add(`backend ${b.name}`, () => b.kill());
-  return list;
-}
-
-async function lodestone(yaml: string): Promise<LodestoneProcess> {
-  const p = await LodestoneProcess.spawn(yaml);
-  cleanup.add("lodestone", () => p.close());
-  return p;
-}
-
-const ports = (list: NamedBackend[]) => Object.fromEntries(list.map((b) => [b.name, b.port]));
+const backends = (...names: string[]) => startBackends(cleanup, ...names);
+const lodestone = (yaml: string) => startLodestone(cleanup, yaml);
 
 /** A client connection through the balancer that has read its greeting. */
 function openClient(port: number): Promise<{ sock: Socket; greeting: string }> {
@@ -56,7 +52,7 @@ describe("lodestone run: reload (SIGHUP)", () => {
     const port = await freePort();
     const spec = {
       frontendPort: port,
-      ports: ports([a, b]),
+      ports: backendPorts([a, b]),
       pools: [["main", { a: 100, b: 100 }]] as [string, Record<string, number>][],
       check: { interval: 100, rise: 2, fall: 2 },
     };
@@ -66,7 +62,7 @@ describe("lodestone run: reload (SIGHUP)", () => {
     const linesBefore = lb.mark();
 
     lb.rewrite(
-      yamlConfig({ ...spec, ports: ports([a, b, c]), pools: [["main", { a: 100, b: 100, c: 100 }]] }),
+      yamlConfig({ ...spec, ports: backendPorts([a, b, c]), pools: [["main", { a: 100, b: 100, c: 100 }]] }),
     );
     lb.signal("SIGHUP");
     const reload = await lb.waitForMsg(/^reload: /, 5000, linesBefore);
@@ -87,7 +83,7 @@ describe("lodestone run: reload (SIGHUP)", () => {
   test("an invalid file is refused with file:line:column errors and the old config keeps serving", async () => {
     const [a] = await backends("a");
     const port = await freePort();
-    const good = yamlConfig({ frontendPort: port, ports: ports([a]), pools: [["main", { a: 100 }]] });
+    const good = yamlConfig({ frontendPort: port, ports: backendPorts([a]), pools: [["main", { a: 100 }]] });
     const lb = await lodestone(good);
     await lb.ready();
     lb.rewrite(good.replace("weight: 100", "weight: 500").replace("service: svc", "service: nope"));
@@ -112,7 +108,7 @@ describe("lodestone run: graceful stop (SIGTERM)", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports([a]),
+        ports: backendPorts([a]),
         pools: [["main", { a: 100 }]],
         runtime: "runtime: { drain-timeout: 5s }",
       }),
@@ -141,7 +137,7 @@ describe("lodestone run: graceful stop (SIGTERM)", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports([a]),
+        ports: backendPorts([a]),
         pools: [["main", { a: 100 }]],
         runtime: "runtime: { drain-timeout: 300ms }",
       }),
@@ -165,7 +161,7 @@ describe("lodestone run: warmup", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports([a]),
+        ports: backendPorts([a]),
         pools: [["main", { a: 100 }]],
         runtime: "runtime: { warmup: { min-delay: 10s, max-wait: 10s } }",
       }),
@@ -187,7 +183,7 @@ describe("lodestone run: warmup", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports([a, b]),
+        ports: backendPorts([a, b]),
         pools: [["main", { a: 100, b: 100 }]],
         check: { interval: 400, rise: 3, fall: 3 },
         runtime: "runtime: { warmup: { min-delay: 0s, max-wait: 5s } }",
@@ -217,7 +213,7 @@ describe("lodestone run: warmup", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports([a]),
+        ports: backendPorts([a]),
         pools: [["main", { a: 100 }]],
         runtime: "runtime: { warmup: { min-delay: 1500ms } }",
       }),

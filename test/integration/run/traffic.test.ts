@@ -1,26 +1,14 @@
 // `lodestone run` as a user runs it: a real process, real backends, real connections.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
 import { freePort } from "../../helpers/ports.ts";
-import { Cleanup, NamedBackend, tally, yamlConfig } from "./helpers.ts";
+import { backendPorts, Cleanup, startBackends, startLodestone, tally, yamlConfig } from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
 
-async function backends(...names: string[]): Promise<NamedBackend[]> {
-  const list = await Promise.all(names.map((n) => new NamedBackend(n).start()));
-  for (const b of list) cleanup.add(`backend ${b.name}`, () => b.kill());
-  return list;
-}
-
-async function lodestone(yaml: string): Promise<LodestoneProcess> {
-  const p = await LodestoneProcess.spawn(yaml);
-  cleanup.add("lodestone", () => p.close());
-  return p;
-}
-
-const ports = (list: NamedBackend[]) => Object.fromEntries(list.map((b) => [b.name, b.port]));
+const backends = (...names: string[]) => startBackends(cleanup, ...names);
+const lodestone = (yaml: string) => startLodestone(cleanup, yaml);
 
 describe("lodestone run: traffic", () => {
   test("new connections spread by configured weight; weight 0 gets none", async () => {
@@ -30,7 +18,7 @@ describe("lodestone run: traffic", () => {
       yamlConfig({
         frontendPort: port,
         algorithm: "weighted-round-robin",
-        ports: ports(list),
+        ports: backendPorts(list),
         pools: [["main", { w100: 100, w50: 50, w0: 0 }]],
       }),
     );
@@ -49,7 +37,7 @@ describe("lodestone run: traffic", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports([a, b]),
+        ports: backendPorts([a, b]),
         pools: [["main", { a: 100, b: 100 }]],
         check: { interval, rise: 2, fall: 2 },
       }),
@@ -87,7 +75,7 @@ describe("lodestone run: traffic", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports([p1, p2, spare]),
+        ports: backendPorts([p1, p2, spare]),
         pools: [
           ["primary", { p1: 100, p2: 100 }],
           ["fallback", { spare: 100 }],
@@ -132,7 +120,7 @@ describe("lodestone run: worker processes", () => {
     const lb = await lodestone(
       yamlConfig({
         frontendPort: port,
-        ports: ports(list),
+        ports: backendPorts(list),
         pools: [["main", { x: 100, y: 100, z: 0 }]],
         runtime: "runtime: { workers: 2, drain-timeout: 1s }",
       }),
