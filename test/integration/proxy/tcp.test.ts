@@ -53,6 +53,26 @@ async function whoServes(port: number): Promise<string> {
   return name;
 }
 
+/** A named backend per entry, at the given weight. */
+async function weightedNamedPeers(weights: [string, number][]): Promise<BackendSpec[]> {
+  const specs: BackendSpec[] = [];
+  for (const [name, weight] of weights) {
+    const server = await peer(namedServer(name));
+    specs.push({ name, port: server.port, weight });
+  }
+  return specs;
+}
+
+/** Who served each of `n` sequential connections, counted by name. */
+async function servedCounts(port: number, n: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const name = await whoServes(port);
+    seen.set(name, (seen.get(name) ?? 0) + 1);
+  }
+  return seen;
+}
+
 describe("TCP proxy", () => {
   it("carries bytes both ways to an echo backend and counts them", async () => {
     const echo = await peer(tcpServer());
@@ -119,42 +139,26 @@ describe("TCP proxy", () => {
   });
 
   it("never sends new connections to a weight-0 backend (100/100/0)", async () => {
-    const specs: BackendSpec[] = [];
-    for (const [name, weight] of [
+    const specs = await weightedNamedPeers([
       ["a", 100],
       ["b", 100],
       ["c", 0],
-    ] as const) {
-      const server = await peer(namedServer(name));
-      specs.push({ name, port: server.port, weight });
-    }
+    ]);
     const { port } = await proxy({ algorithm: "weighted-round-robin", backends: specs });
-    const seen = new Map<string, number>();
-    for (let i = 0; i < 20; i++) {
-      const name = await whoServes(port);
-      seen.set(name, (seen.get(name) ?? 0) + 1);
-    }
+    const seen = await servedCounts(port, 20);
     assert.equal(seen.get("c"), undefined);
     assert.equal(seen.get("a"), 10);
     assert.equal(seen.get("b"), 10);
   });
 
   it("spreads maglev-hashed connections by weight and never to weight 0", async () => {
-    const specs: BackendSpec[] = [];
-    for (const [name, weight] of [
+    const specs = await weightedNamedPeers([
       ["a", 100],
       ["b", 100],
       ["c", 0],
-    ] as const) {
-      const server = await peer(namedServer(name));
-      specs.push({ name, port: server.port, weight });
-    }
+    ]);
     const { port } = await proxy({ algorithm: "maglev", backends: specs });
-    const seen = new Map<string, number>();
-    for (let i = 0; i < 40; i++) {
-      const name = await whoServes(port);
-      seen.set(name, (seen.get(name) ?? 0) + 1);
-    }
+    const seen = await servedCounts(port, 40);
     assert.equal(seen.get("c"), undefined);
     assert.ok((seen.get("a") ?? 0) > 0 && (seen.get("b") ?? 0) > 0, `both a and b serve: ${[...seen]}`);
   });
