@@ -7,7 +7,7 @@
 // lets everything else drain.
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { createBalancer } from "../../balance/index.ts";
-import type { Balancer } from "../../balance/types.ts";
+import type { Balancer, FlowKey } from "../../balance/types.ts";
 import type { HostPort } from "../../config/types.ts";
 import type { DesiredBackend, DesiredFrontend } from "../../model/desired.ts";
 import type { TrafficCounters } from "../types.ts";
@@ -24,11 +24,16 @@ interface Table {
   balancer: Balancer;
 }
 
-/** One client connection and (once chosen) its backend connection. */
-class TcpConnection {
+/**
+ * One client connection and (once chosen) its backend connection. It is also the
+ * balancer's flow key: the address and port are read from the socket only when a
+ * hashing algorithm asks (each read of remoteAddress is a getpeername() syscall and
+ * round-robin never needs it).
+ */
+class TcpConnection implements FlowKey {
   readonly client: Socket;
-  /** Backends whose connect failed for this client (not tried again). */
-  readonly tried = new Set<string>();
+  /** Backends whose connect failed for this client (not tried again); null until one fails. */
+  tried: Set<string> | null = null;
   backend: Socket | null = null;
   backendName: string | null = null;
   connected = false;
@@ -36,9 +41,19 @@ class TcpConnection {
   backendClosed = true;
   finished = false;
   timer: NodeJS.Timeout | null = null;
+  /** The listener's coarse clock when a byte last went either way (idle sweep). */
+  lastActive = 0;
 
   constructor(client: Socket) {
     this.client = client;
+  }
+
+  get address(): string {
+    return this.client.remoteAddress ?? "";
+  }
+
+  get port(): number {
+    return this.client.remotePort ?? 0;
   }
 
   /** End both sides now (flush, idle timeout, errors, forced stop). */
@@ -64,6 +79,11 @@ export class TcpListener implements FrontendListener {
   #onEmpty: (() => void) | null = null;
   #forceAt = Number.POSITIVE_INFINITY;
   #forceTimer: NodeJS.Timeout | null = null;
+  /** One timer per listener checks idleness (not one timer per socket, refreshed on every read and write). */
+  #sweepTimer: NodeJS.Timeout | null = null;
+  #sweepEvery = 0;
+  /** Date.now() at the last sweep: what relayed bytes stamp on their connection. */
+  #clock = Date.now();
   /** Accepts closed at once: over maxConnections or while stopping. */
   rejected = 0;
 
@@ -79,6 +99,7 @@ export class TcpListener implements FrontendListener {
       this.#accept(socket),
     );
     this.#syncBackendCounters(frontend);
+    this.#scheduleSweep();
   }
 
   start(): Promise<void> {
@@ -109,6 +130,7 @@ export class TcpListener implements FrontendListener {
     this.#frontend = frontend;
     this.#table = table;
     this.#syncBackendCounters(frontend);
+    this.#scheduleSweep();
     for (const b of frontend.backends) {
       if (b.weight === 0 && b.flush) {
         const flushed = this.#registry.of(b.name);
@@ -142,6 +164,8 @@ export class TcpListener implements FrontendListener {
       this.#onEmpty = () => {
         if (this.#forceTimer !== null) clearTimeout(this.#forceTimer);
         this.#forceTimer = null;
+        if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
+        this.#sweepTimer = null;
         resolve();
       };
     });
@@ -172,6 +196,39 @@ export class TcpListener implements FrontendListener {
       }
     }
     return { ...totals, rejected: this.rejected, backends };
+  }
+
+  /**
+   * (Re)start the idle sweep for the current idleTimeout: every quarter of it
+   * (10 ms..1 s). A connection is closed once it has been silent for idleTimeout
+   * plus one sweep period (its stamp is the clock of the sweep before its last
+   * byte), so never early and at most two periods late.
+   */
+  #scheduleSweep(): void {
+    const idle = this.#frontend.settings.idleTimeout;
+    const every = idle > 0 ? Math.min(1000, Math.max(10, Math.floor(idle / 4))) : 0;
+    if (every === this.#sweepEvery && (every === 0 || this.#sweepTimer !== null)) return;
+    if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
+    this.#sweepEvery = every;
+    if (every === 0 || this.#stopped !== null) return;
+    this.#clock = Date.now();
+    this.#sweepTimer = setInterval(() => this.#sweep(), every);
+    this.#sweepTimer.unref();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    this.#clock = now;
+    const idle = this.#frontend.settings.idleTimeout;
+    if (idle <= 0) return;
+    const limit = idle + this.#sweepEvery;
+    for (const c of this.#live) {
+      if (c.connected && !c.finished && now - c.lastActive >= limit) {
+        this.#log.debug({ frontend: this.name, backend: c.backendName }, "idle timeout");
+        c.destroy();
+      }
+    }
   }
 
   #buildTable(frontend: DesiredFrontend): Table {
@@ -237,16 +294,15 @@ export class TcpListener implements FrontendListener {
       return;
     }
     const client = c.client;
-    const flow = { address: client.remoteAddress ?? "", port: client.remotePort ?? 0 };
     // Retries pick from the newest table (a backend may have been drained meanwhile),
     // excluding by name the backends that already failed for this connection.
     const table = this.#table;
     let exclude: Set<number> | undefined;
-    if (c.tried.size > 0) {
+    if (c.tried !== null) {
       exclude = new Set();
       for (let i = 0; i < table.backends.length; i++) if (c.tried.has(table.backends[i].name)) exclude.add(i);
     }
-    const index = table.balancer.pick(flow, exclude);
+    const index = table.balancer.pick(c, exclude);
     if (index < 0) {
       // Nothing eligible (or every candidate failed): close the client at once.
       client.destroy();
@@ -285,6 +341,7 @@ export class TcpListener implements FrontendListener {
     this.#totals.connectErrors++;
     this.#backendCounters(name).connectErrors++;
     this.#registry.delete(name, c);
+    c.tried ??= new Set();
     c.tried.add(name);
     c.backend = null;
     c.backendName = null;
@@ -307,16 +364,29 @@ export class TcpListener implements FrontendListener {
     const client = c.client;
     const settings = this.#frontend.settings;
     if (settings.proxyProtocol !== "none") backend.write(proxyHeader(settings.proxyProtocol, client));
-    // pipe(): backpressure both ways, and end() on the other side when one side ends (half-close).
-    client.pipe(backend);
-    backend.pipe(client);
-    if (settings.idleTimeout > 0) {
-      // The client socket sees every byte both ways (reads and writes reset the timer).
-      client.setTimeout(settings.idleTimeout, () => {
-        this.#log.debug({ frontend: this.name, backend: c.backendName }, "idle timeout");
-        c.destroy();
-      });
-    }
+    // Relay both ways by hand rather than with pipe(): pipe() registers about eight
+    // listeners per direction and walks its bookkeeping on every chunk, which showed
+    // in the profile of short connections. Same contract: backpressure (a full
+    // writer pauses the other side's reading until 'drain') and half-close (an end
+    // on one side ends the write side of the other).
+    c.lastActive = this.#clock;
+    this.#relay(c, client, backend);
+    this.#relay(c, backend, client);
+    // pauseOnConnect left the client paused: 'data' listeners do not resume it.
+    client.resume();
+  }
+
+  /** Forward `from`'s bytes to `to` with backpressure, and end `to` when `from` ends. */
+  #relay(c: TcpConnection, from: Socket, to: Socket): void {
+    from.on("data", (chunk: Buffer) => {
+      c.lastActive = this.#clock;
+      // After `to` is gone the close handlers destroy `from` too; drop what arrives meanwhile.
+      if (to.writable && !to.write(chunk)) from.pause();
+    });
+    to.on("drain", () => from.resume());
+    from.on("end", () => {
+      if (to.writable) to.end();
+    });
   }
 
   #maybeFinish(c: TcpConnection): void {
