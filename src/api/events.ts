@@ -9,6 +9,7 @@ export const EVENT_TYPES: readonly ControlEventType[] = [
   "backend-transition",
   "frontend-transition",
   "weight-change",
+  "backend-ejected",
   "reload",
   "log",
 ];

@@ -37,9 +37,24 @@ export interface DaemonOptions {
   /** Defaults to a pino logger on stdout at the config's log level. */
   logger?: Logger;
   /** Dataplanes to drive instead of the proxy dataplane chosen by runtime.workers. */
-  createDataplanes?: (config: Config, log: Logger) => Dataplane[] | Promise<Dataplane[]>;
+  createDataplanes?: (
+    config: Config,
+    log: Logger,
+    hooks: DataplaneHooks,
+  ) => Dataplane[] | Promise<Dataplane[]>;
   /** Abort a start still in warmup (a stop signal arrived): start() rejects with START_ABORTED. */
   signal?: AbortSignal;
+}
+
+/**
+ * What the daemon lends the dataplanes it creates: a way back into the control plane
+ * (dataplanes never import control) and settings that follow reloads.
+ */
+export interface DataplaneHooks {
+  /** L7 passive outlier detection ejected (true) or returned (false) a backend of a frontend. */
+  onOutlier(frontend: string, backend: string, ejected: boolean, reason: string): void;
+  /** runtime.drainTimeout of the running configuration, ms (changes with a reload). */
+  drainTimeout(): number;
 }
 
 export type ReloadResult =
@@ -92,16 +107,17 @@ export function workerCount(workers: number | "auto"): number {
 }
 
 // Loaded on demand: a single-process daemon never loads the worker pool code.
-async function defaultDataplanes(config: Config, log: Logger): Promise<Dataplane[]> {
+async function defaultDataplanes(config: Config, log: Logger, hooks: DataplaneHooks): Promise<Dataplane[]> {
   const n = workerCount(config.runtime.workers);
   const dpLog = log.child({ component: "dataplane" });
   // The XDP dataplane (kernel fast path) is created when the config has an XDP frontend
-  // at start; it gets the same desired state and ignores non-XDP frontends, as the proxy
-  // ignores XDP ones. A reload that adds the first XDP frontend needs a restart.
+  // (at start, or by the reload that adds the first one); it gets the same desired state
+  // and ignores non-XDP frontends, as the proxy ignores XDP ones.
   const xdp = await xdpDataplane(config, log);
+  const { onOutlier, drainTimeout } = hooks;
   if (n === 1) {
     const { ProxyDataplane } = await import("../dataplane/proxy/dataplane.ts");
-    return [new ProxyDataplane({ log: dpLog, drainTimeout: config.runtime.drainTimeout }), ...xdp];
+    return [new ProxyDataplane({ log: dpLog, drainTimeout, onOutlier }), ...xdp];
   }
   const { WorkerPoolDataplane } = await import("../dataplane/proxy/workers.ts");
   return [
@@ -109,7 +125,8 @@ async function defaultDataplanes(config: Config, log: Logger): Promise<Dataplane
       workers: n,
       log: dpLog,
       logLevel: config.runtime.logLevel,
-      drainTimeout: config.runtime.drainTimeout,
+      drainTimeout,
+      onOutlier,
     }),
     ...xdp,
   ];
@@ -146,18 +163,27 @@ export class Daemon {
   readonly #checker: HealthChecker;
   readonly #overrides = new Overrides();
   readonly #dataplanes: Dataplane[];
+  /** The dataplanes are the default ones (so the daemon may add the XDP one on reload). */
+  readonly #defaultDataplanes: boolean;
   readonly #reconciler: Reconciler;
   readonly #warmup: Warmup;
   #reloading: Promise<unknown> = Promise.resolve();
   #stopping: Promise<void> | undefined;
   #warmupDone!: Promise<string>;
 
-  private constructor(source: ConfigSource, config: Config, log: Logger, dataplanes: Dataplane[]) {
+  private constructor(
+    source: ConfigSource,
+    config: Config,
+    log: Logger,
+    dataplanes: Dataplane[],
+    defaultDataplanes: boolean,
+  ) {
     this.#source = source;
     this.#config = config;
     this.log = log;
     this.#checker = new HealthChecker();
     this.#dataplanes = dataplanes;
+    this.#defaultDataplanes = defaultDataplanes;
     this.#reconciler = new Reconciler({
       compute: (version) => this.#compute(version),
       dataplanes: this.#dataplanes,
@@ -195,8 +221,22 @@ export class Daemon {
     const result = await Daemon.loadSource(options.source);
     if (!result.ok) throw new ConfigInvalidError(result.errors);
     const log = options.logger ?? createLogger(result.config.runtime.logLevel);
-    const dataplanes = await (options.createDataplanes ?? defaultDataplanes)(result.config, log);
-    const daemon = new Daemon(options.source, result.config, log, dataplanes);
+    // The dataplanes exist before the daemon: the hooks reach it once it is built.
+    let daemon: Daemon | undefined;
+    const hooks: DataplaneHooks = {
+      onOutlier: (frontend, backend, ejected, reason) => {
+        if (daemon !== undefined) daemon.#onOutlier(frontend, backend, ejected, reason);
+      },
+      drainTimeout: () => (daemon !== undefined ? daemon.#config : result.config).runtime.drainTimeout,
+    };
+    const dataplanes = await (options.createDataplanes ?? defaultDataplanes)(result.config, log, hooks);
+    daemon = new Daemon(
+      options.source,
+      result.config,
+      log,
+      dataplanes,
+      options.createDataplanes === undefined,
+    );
     try {
       await daemon.#start(options.signal);
     } catch (err) {
@@ -290,6 +330,15 @@ export class Daemon {
     this.#reconciler.trigger(`${name} ${t.from}->${t.to}`);
   }
 
+  #onOutlier(frontend: string, backend: string, ejected: boolean, reason: string): void {
+    // The listener that detected it already logged the details; this is the operator's line.
+    this.log[ejected ? "warn" : "info"](
+      { frontend, backend, ejected, reason },
+      ejected ? "backend ejected" : "backend returned",
+    );
+    this.events.publish({ type: "backend-ejected", frontend, backend, ejected, reason });
+  }
+
   #onApplied(next: DesiredState, previous: DesiredState | undefined, errors: Error[]): void {
     for (const err of errors) {
       this.events.publish({ type: "log", level: "error", message: `dataplane apply failed: ${err.message}` });
@@ -333,6 +382,19 @@ export class Daemon {
           });
         }
       }
+    }
+    // A frontend a reload removed stops serving (its listener drains): pool -> none.
+    for (const before of Object.values(previous?.frontends ?? {})) {
+      if (next.frontends[before.name]) continue;
+      const body = {
+        frontend: before.name,
+        fromPool: before.activePool,
+        toPool: -1,
+        fromPoolName: before.backends.find((b) => b.poolIndex === before.activePool)?.pool ?? null,
+        toPoolName: null,
+      };
+      this.log.info(body, "frontend removed");
+      this.events.publish({ type: "frontend-transition", ...body, removed: true });
     }
   }
 
@@ -478,13 +540,35 @@ export class Daemon {
       if (hold.kind === "paused" && state !== "paused") this.#checker.pause(name);
     }
     this.#warmup.check();
+    const xdpError = await this.#ensureXdp(next);
     this.#reconciler.trigger("reload");
     await this.#reconciler.settled();
     const applyErrors = this.#reconciler.lastErrors.map((e) => e.message);
+    if (xdpError !== null) applyErrors.unshift(xdpError);
     const summary = summarizeDiff(diff);
     this.log.info({ diff, droppedOverrides: dropped, applyErrors }, `reload: ${summary}`);
     this.events.publish({ type: "reload", ok: applyErrors.length === 0, summary, errors: applyErrors });
     return { ok: true, diff, changed, droppedOverrides: dropped, applyErrors };
+  }
+
+  /**
+   * The reload that brings the first XDP frontend creates the XDP dataplane (default
+   * dataplanes only). Returns an error message when that fails: the XDP frontends are
+   * then not served, the rest of the reload still applies.
+   */
+  async #ensureXdp(next: Config): Promise<string | null> {
+    if (!this.#defaultDataplanes || this.#dataplanes.some((d) => d.name === "xdp")) return null;
+    try {
+      const xdp = await xdpDataplane(next, this.log);
+      if (xdp.length > 0) this.log.info({}, "reload: XDP dataplane created for the first XDP frontend");
+      this.#dataplanes.push(...xdp);
+      return null;
+    } catch (err) {
+      const message = `XDP dataplane not created: ${err instanceof Error ? err.message : String(err)}`;
+      this.log.error({ err }, `reload: ${message}; XDP frontends are not served`);
+      this.events.publish({ type: "log", level: "error", message });
+      return message;
+    }
   }
 
   status(): DaemonStatus {

@@ -20,6 +20,8 @@ export type ControlEventBody =
       toPool: number;
       fromPoolName: string | null;
       toPoolName: string | null;
+      /** Set when a reload removed the frontend (toPool is then -1). */
+      removed?: true;
     }
   | {
       type: "weight-change";
@@ -28,6 +30,14 @@ export type ControlEventBody =
       from: number;
       to: number;
       flush: boolean;
+    }
+  | {
+      /** L7 passive outlier detection ejected a backend from a frontend (ejected) or let it back (!ejected). */
+      type: "backend-ejected";
+      frontend: string;
+      backend: string;
+      ejected: boolean;
+      reason: string;
     }
   | { type: "reload"; ok: boolean; summary: string; errors?: string[] }
   | { type: "log"; level: "info" | "warn" | "error"; message: string };

@@ -350,6 +350,12 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
     registers,
   });
   for (const outcome of ["ok", "refused", "apply_error"]) reloads.inc({ outcome }, 0);
+  const ejections = new Counter({
+    name: "lodestone_backend_outlier_ejections_total",
+    help: "Backends ejected by L7 passive outlier detection, per frontend and backend (each worker process counts its own).",
+    labelNames: ["frontend", "backend"],
+    registers,
+  });
 
   const offProbe = daemon.onProbe?.((backend, result) => {
     if (!daemon.config.backends[backend]) return;
@@ -358,7 +364,9 @@ export function createMetrics(daemon: AdminDaemon, options: { processMetrics?: b
   });
   const offBus = daemon.events.subscribe((e) => {
     if (e.type === "backend-transition") transitions.inc({ backend: e.backend, to: e.to });
-    else if (e.type === "reload") {
+    else if (e.type === "backend-ejected") {
+      if (e.ejected) ejections.inc({ frontend: e.frontend, backend: e.backend });
+    } else if (e.type === "reload") {
       reloads.inc({ outcome: e.ok ? "ok" : e.summary.startsWith("refused") ? "refused" : "apply_error" });
     }
   });

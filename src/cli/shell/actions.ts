@@ -252,6 +252,8 @@ export function describeEvent(e: ControlEvent): string {
       return `frontend ${e.frontend}: pool ${e.fromPoolName ?? "none"} -> ${e.toPoolName ?? "none"}`;
     case "weight-change":
       return `frontend ${e.frontend} backend ${e.backend}: weight ${e.from} -> ${e.to}${e.flush ? " (flush)" : ""}`;
+    case "backend-ejected":
+      return `frontend ${e.frontend} backend ${e.backend}: ${e.ejected ? "ejected" : "returned"} by outlier detection (${e.reason})`;
     case "reload":
       return `reload ${e.ok ? "ok" : "failed"}: ${e.summary}${e.errors?.length ? ` (${e.errors.join("; ")})` : ""}`;
     case "log":

@@ -164,7 +164,7 @@ export const NO_NAMES: NameSource = { names: () => [] };
 
 const FIXED: Partial<Record<FlagValue, readonly string[]>> = {
   level: ["info", "warn", "error"],
-  type: ["backend-transition", "frontend-transition", "weight-change", "reload", "log"],
+  type: ["backend-transition", "frontend-transition", "weight-change", "backend-ejected", "reload", "log"],
 };
 
 export type Resolution =

@@ -26,8 +26,11 @@ export interface ProxyDataplaneOptions {
   /** Bind every listener with SO_REUSEPORT (worker processes sharing addresses). */
   reusePort?: boolean;
   log?: ProxyLogger;
-  /** How long a removed or replaced frontend's open flows may finish, ms (default 10000). */
-  drainTimeout?: number;
+  /**
+   * How long a removed or replaced frontend's open flows may finish, ms (default 10000);
+   * a function is read at each removal (the daemon's follows runtime.drainTimeout across reloads).
+   */
+  drainTimeout?: number | (() => number);
   /** L7 passive outlier detection ejected (true) or returned (false) a backend: for the control plane's events. */
   onOutlier?: (frontend: string, backend: string, ejected: boolean, reason: string) => void;
 }
@@ -162,7 +165,8 @@ export class ProxyDataplane implements Dataplane {
 
   #retire(name: string, entry: Running, why: string): void {
     this.#log.info({ frontend: name, why }, "frontend draining");
-    const drainTimeout = this.#options.drainTimeout ?? 10000;
+    const d = this.#options.drainTimeout;
+    const drainTimeout = (typeof d === "function" ? d() : d) ?? 10000;
     const draining: Draining = {
       entry,
       done: entry.listener.stop(drainTimeout).catch((err) => {

@@ -13,8 +13,15 @@ const log = pino(
   { level: process.env[WORKER_LOG_LEVEL_ENV] ?? "warn", base: { worker: index, pid: process.pid } },
   pino.destination(2),
 );
-const drainTimeout = Number(process.env[WORKER_DRAIN_ENV] ?? 10000);
-const dataplane = new ProxyDataplane({ reusePort: true, log, drainTimeout });
+// Each apply may carry the pool's current drain timeout (it follows reloads).
+let drainTimeout = Number(process.env[WORKER_DRAIN_ENV] ?? 10000);
+const dataplane = new ProxyDataplane({
+  reusePort: true,
+  log,
+  drainTimeout: () => drainTimeout,
+  onOutlier: (frontend, backend, ejected, reason) =>
+    send({ type: "outlier", frontend, backend, ejected, reason }),
+});
 
 function send(message: FromWorker): void {
   if (process.connected) process.send?.(message);
@@ -31,6 +38,7 @@ async function handle(message: ToWorker): Promise<void> {
   try {
     switch (message.type) {
       case "apply":
+        if (message.drainTimeout !== undefined) drainTimeout = message.drainTimeout;
         await dataplane.apply(message.desired);
         send({ type: "reply", id: message.id, ok: true });
         return;

@@ -5,12 +5,15 @@ import type { DesiredState } from "../../model/desired.ts";
 import type { ProxyStats } from "./counters.ts";
 
 export type ToWorker =
-  | { type: "apply"; id: number; desired: DesiredState }
+  /** drainTimeout: for frontends this apply removes or replaces, ms (absent: the worker's start value). */
+  | { type: "apply"; id: number; desired: DesiredState; drainTimeout?: number }
   | { type: "stats"; id: number }
   | { type: "stop"; id: number; drainTimeout: number };
 
 export type FromWorker =
   | { type: "ready" }
+  /** The worker's L7 outlier detection ejected (true) or returned (false) a backend. */
+  | { type: "outlier"; frontend: string; backend: string; ejected: boolean; reason: string }
   | { type: "reply"; id: number; ok: true; stats?: ProxyStats }
   | { type: "reply"; id: number; ok: false; error: { code: string; message: string } };
 

@@ -22,12 +22,17 @@ export interface WorkerPoolOptions {
   log?: ProxyLogger;
   /** Log level inside the workers (they log JSON to stderr); default "warn". */
   logLevel?: string;
-  /** Drain time for frontends removed by a later apply, inside each worker, ms (default 10000). */
-  drainTimeout?: number;
+  /** Drain time for frontends removed by a later apply, inside each worker, ms (default 10000); a function is read at each apply. */
+  drainTimeout?: number | (() => number);
   /** How often the pool refreshes the counters stats() returns, ms (default 1000). */
   statsInterval?: number;
   /** Upper bound on waiting for a worker to answer apply/stats, ms (default 30000). */
   requestTimeout?: number;
+  /**
+   * A worker's L7 outlier detection ejected (true) or returned (false) a backend. Each
+   * worker detects on its own share of the traffic, so each reports its own ejections.
+   */
+  onOutlier?: (frontend: string, backend: string, ejected: boolean, reason: string) => void;
 }
 
 type Reply = Extract<FromWorker, { type: "reply" }>;
@@ -93,7 +98,12 @@ export class WorkerPoolDataplane implements Dataplane {
       const replies = await Promise.all(
         this.#slots.map(async (slot) => {
           await this.#whenReady(slot);
-          return this.#request(slot, (id) => ({ type: "apply", id, desired }));
+          return this.#request(slot, (id) => ({
+            type: "apply",
+            id,
+            desired,
+            drainTimeout: this.#drainTimeout(),
+          }));
         }),
       );
       // A worker that died meanwhile (null) gets this state when it restarts.
@@ -176,7 +186,7 @@ export class WorkerPoolDataplane implements Dataplane {
         ...process.env,
         [WORKER_INDEX_ENV]: String(slot.index),
         [WORKER_LOG_LEVEL_ENV]: this.#options.logLevel ?? "warn",
-        [WORKER_DRAIN_ENV]: String(this.#options.drainTimeout ?? 10000),
+        [WORKER_DRAIN_ENV]: String(this.#drainTimeout()),
       },
     });
     slot.child = child;
@@ -187,8 +197,21 @@ export class WorkerPoolDataplane implements Dataplane {
     child.once("exit", (code, signal) => this.#onExit(slot, child, code, signal));
   }
 
+  #drainTimeout(): number {
+    const d = this.#options.drainTimeout;
+    return (typeof d === "function" ? d() : d) ?? 10000;
+  }
+
   #onMessage(slot: WorkerSlot, child: ChildProcess, message: FromWorker): void {
     if (slot.child !== child) return;
+    if (message.type === "outlier") {
+      try {
+        this.#options.onOutlier?.(message.frontend, message.backend, message.ejected, message.reason);
+      } catch (err) {
+        this.#log.warn({ worker: slot.index, err }, "outlier callback failed");
+      }
+      return;
+    }
     if (message.type === "ready") {
       slot.ready = true;
       this.#log.debug({ worker: slot.index, pid: child.pid }, "worker ready");
@@ -242,7 +265,12 @@ export class WorkerPoolDataplane implements Dataplane {
     await this.#whenReady(slot);
     const desired = this.#desired;
     if (desired === null || this.#stopping) return;
-    const reply = await this.#request(slot, (id) => ({ type: "apply", id, desired }));
+    const reply = await this.#request(slot, (id) => ({
+      type: "apply",
+      id,
+      desired,
+      drainTimeout: this.#drainTimeout(),
+    }));
     if (reply !== null && !reply.ok) {
       this.#log.error(
         { worker: slot.index, error: reply.error },

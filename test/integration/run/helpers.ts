@@ -4,6 +4,7 @@
 // test/helpers/lodestone-cli.ts.
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
+import { freePort } from "../../helpers/ports.ts";
 
 /** A TCP backend: greets every connection with "<name>\n", then echoes. */
 export class NamedBackend {
@@ -169,6 +170,47 @@ export async function startLodestone(cleanup: Cleanup, yaml: string): Promise<Lo
   const p = await LodestoneProcess.spawn(yaml);
   cleanup.add("lodestone", () => p.close());
   return p;
+}
+
+/** Did this run end because an address it had to bind was taken (EADDRINUSE)? */
+export function exitedOnBindError(p: LodestoneProcess): boolean {
+  if (p.child.exitCode === null && p.child.signalCode === null) return false;
+  return /EADDRINUSE|address already in use/i.test(`${p.stderr}\n${p.stdout}`);
+}
+
+/**
+ * `lodestone run` on a config naming ports picked now (config rules refuse port 0, so
+ * the test must name them). A port found free can be taken by a parallel test before
+ * lodestone binds it: when the run then exits on a bind error, it starts again on new
+ * ports (at most `attempts` times). `until` is what must succeed for the start to count
+ * (default: the `admin API listening` line, bound after the frontends); its failures
+ * other than a bind error are thrown.
+ */
+export async function startLodestoneOnFreePorts(
+  cleanup: Cleanup,
+  build: (ports: number[]) => string,
+  options: { ports?: number; until?: (p: LodestoneProcess) => Promise<unknown>; attempts?: number } = {},
+): Promise<{ lb: LodestoneProcess; ports: number[] }> {
+  const attempts = options.attempts ?? 4;
+  const until = options.until ?? ((p: LodestoneProcess) => p.waitForMsg("admin API listening"));
+  for (let attempt = 1; ; attempt++) {
+    const ports: number[] = [];
+    for (let i = 0; i < (options.ports ?? 1); i++) ports.push(await freePort());
+    const lb = await LodestoneProcess.spawn(build(ports));
+    cleanup.add("lodestone", () => lb.close());
+    try {
+      await until(lb);
+      return { lb, ports };
+    } catch (err) {
+      // The exit may land just after the failed wait: give it a moment to show.
+      await Promise.race([lb.exited, new Promise((r) => setTimeout(r, 500))]);
+      if (attempt >= attempts || !exitedOnBindError(lb)) throw err;
+      process.stderr.write(
+        `lodestone run: a port was taken before it bound (attempt ${attempt}); new ports\n`,
+      );
+      await lb.close();
+    }
+  }
 }
 
 /** Backend name -> port, as yamlConfig's `ports` takes them. */
