@@ -122,7 +122,16 @@ export class HeadScanner {
       }
       if (c === LF)
         throw new HttpParseError("bare-lf", this.errors.malformedStatus, "bare LF in message head");
-      this.lineLen++;
+      // The rest of the line's ordinary bytes in one tight loop, the limits checked
+      // once after it (nothing else can fail inside a run without CR or LF).
+      let j = i + 1;
+      while (j < n) {
+        const d = chunk[j];
+        if (d === CR || d === LF) break;
+        j++;
+      }
+      this.lineLen += j - i;
+      i = j - 1;
       if (this.inStartLine) {
         if (this.lineLen > maxStartLine) {
           throw new HttpParseError("start-line-too-long", this.errors.startLineStatus, "start line too long");

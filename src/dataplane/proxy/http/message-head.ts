@@ -50,26 +50,31 @@ const KNOWN_CODINGS = new Set(["gzip", "x-gzip", "deflate", "compress", "x-compr
 
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 
-function splitLines(head: Buffer): string[] {
-  // The scanner guarantees every line ends in CRLF and that the head ends in CRLF CRLF.
-  const text = head.toString("latin1", 0, head.length - 4);
-  return text.split("\r\n");
+/**
+ * The head as one string without the final empty line: every line, the start line
+ * included, ends in CRLF (the scanner guarantees it). Fields are cut from this one
+ * string by index rather than split into a line array first (a string per line).
+ */
+function headText(head: Buffer): string {
+  return head.toString("latin1", 0, head.length - 2);
 }
 
-/** Parse field lines into a flat [name, value, ...] list; status is the HTTP status for failures. */
-function parseFields(lines: string[], from: number, status: number, out: string[]): void {
-  for (let l = from; l < lines.length; l++) {
-    const line = lines[l];
-    const first = line.charCodeAt(0);
+/** Parse the field lines of `text` from `from` into a flat [name, value, ...] list; status is the HTTP status for failures. */
+function parseFields(text: string, from: number, status: number, out: string[]): void {
+  const n = text.length;
+  let pos = from;
+  while (pos < n) {
+    const eol = text.indexOf("\r\n", pos);
+    const first = text.charCodeAt(pos);
     if (first === SP || first === HTAB) {
       throw new HttpParseError("obs-fold", status, "obsolete line folding in header section");
     }
-    const colon = line.indexOf(":");
-    if (colon <= 0) {
+    const colon = text.indexOf(":", pos);
+    if (colon <= pos || colon > eol) {
       throw new HttpParseError("bad-header-name", status, "header line without a field name and colon");
     }
-    for (let i = 0; i < colon; i++) {
-      const c = line.charCodeAt(i);
+    for (let i = pos; i < colon; i++) {
+      const c = text.charCodeAt(i);
       if (TCHAR[c] !== 1) {
         if ((c === SP || c === HTAB) && i === colon - 1) {
           throw new HttpParseError("space-before-colon", status, "whitespace between field name and colon");
@@ -78,15 +83,16 @@ function parseFields(lines: string[], from: number, status: number, out: string[
       }
     }
     let start = colon + 1;
-    let end = line.length;
-    while (start < end && (line.charCodeAt(start) === SP || line.charCodeAt(start) === HTAB)) start++;
-    while (end > start && (line.charCodeAt(end - 1) === SP || line.charCodeAt(end - 1) === HTAB)) end--;
+    let end = eol;
+    while (start < end && (text.charCodeAt(start) === SP || text.charCodeAt(start) === HTAB)) start++;
+    while (end > start && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === HTAB)) end--;
     for (let i = start; i < end; i++) {
-      if (FIELD_VALUE[line.charCodeAt(i)] !== 1) {
+      if (FIELD_VALUE[text.charCodeAt(i)] !== 1) {
         throw new HttpParseError("bad-header-value", status, "invalid character in header field value");
       }
     }
-    out.push(line.slice(0, colon), line.slice(start, end));
+    out.push(text.slice(pos, colon), text.slice(start, end));
+    pos = eol + 2;
   }
 }
 
@@ -100,6 +106,19 @@ export function listTokens(value: string, into: string[]): void {
       start = i + 1;
     }
   }
+}
+
+/** The value of a string of 1 to MAX_CONTENT_LENGTH_DIGITS ASCII digits, else -1. */
+function plainDigits(value: string): number {
+  const len = value.length;
+  if (len === 0 || len > MAX_CONTENT_LENGTH_DIGITS) return -1;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const d = value.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 interface Framing {
@@ -125,6 +144,16 @@ function collectFraming(headers: string[], status: number): Framing {
     const lower = name.toLowerCase();
     const value = headers[i + 1];
     if (lower === "content-length") {
+      const plain = plainDigits(value);
+      if (plain >= 0) {
+        // The usual single number, without the list handling below.
+        if (f.hasLength && plain !== f.contentLength) {
+          throw new HttpParseError("conflicting-content-length", status, "differing Content-Length values");
+        }
+        f.hasLength = true;
+        f.contentLength = plain;
+        continue;
+      }
       // A list of identical values is allowed (RFC 9110 §8.6); anything else is fatal.
       const parts = value.split(",");
       for (const raw of parts) {
@@ -212,8 +241,9 @@ function parseVersion(v: string, status: number): number {
 
 /** Parse a request head. Throws HttpParseError (status 400/501/505) on anything not strictly valid. */
 export function parseRequestHead(head: Buffer): RequestHead {
-  const lines = splitLines(head);
-  const startLine = lines[0];
+  const text = headText(head);
+  const startEnd = text.indexOf("\r\n");
+  const startLine = text.slice(0, startEnd);
   const sp1 = startLine.indexOf(" ");
   const sp2 = sp1 < 0 ? -1 : startLine.indexOf(" ", sp1 + 1);
   if (sp1 <= 0 || sp2 < 0 || startLine.indexOf(" ", sp2 + 1) >= 0) {
@@ -231,7 +261,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
   const minor = parseVersion(startLine.slice(sp2 + 1), 400);
 
   const headers: string[] = [];
-  parseFields(lines, 1, 400, headers);
+  parseFields(text, startEnd + 2, 400, headers);
   const f = collectFraming(headers, 400);
 
   // Request target forms (RFC 9112 §3.2).
@@ -311,8 +341,9 @@ export function parseRequestHead(head: Buffer): RequestHead {
  * responses. Failures carry status 502: the client gets a Bad Gateway.
  */
 export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
-  const lines = splitLines(head);
-  const startLine = lines[0];
+  const text = headText(head);
+  const startEnd = text.indexOf("\r\n");
+  const startLine = text.slice(0, startEnd);
   // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a missing
   // second SP (common in the wild) is tolerated: it cannot change framing.
   const m = /^(HTTP\/[0-9]\.[0-9]) ([1-9][0-9]{2})(?: (.*))?$/.exec(startLine);
@@ -326,7 +357,7 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     }
   }
   const headers: string[] = [];
-  parseFields(lines, 1, 502, headers);
+  parseFields(text, startEnd + 2, 502, headers);
   const f = collectFraming(headers, 502);
 
   let bodyKind: BodyKind;
