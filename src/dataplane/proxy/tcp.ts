@@ -385,7 +385,12 @@ export class TcpListener implements FrontendListener {
     });
     to.on("drain", () => from.resume());
     from.on("end", () => {
-      if (to.writable) to.end();
+      if (!to.writable) return;
+      // When `to` has already sent its own FIN and nothing waits in its write buffer,
+      // both directions are over: close() sends our FIN (the kernel still delivers
+      // what was written) and spares end()'s shutdown() and its extra callbacks.
+      if (to.readableEnded && to.writableLength === 0) to.destroy();
+      else to.end();
     });
   }
 
