@@ -35,9 +35,18 @@ before(async () => {
   a = await new NamedBackend("a").start();
   b = await new NamedBackend("b").start();
   c = await new NamedBackend("c").start();
-  port = await freePort();
-  writeFileSync(file, config());
-  daemon = await Daemon.start({ source: { path: file }, logger: pino({ level: "silent" }) });
+  // Config rules refuse port 0: a port found free can be taken before the daemon binds
+  // it, and the start then fails with EADDRINUSE — pick another and start again.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    writeFileSync(file, config());
+    try {
+      daemon = await Daemon.start({ source: { path: file }, logger: pino({ level: "silent" }) });
+      break;
+    } catch (err) {
+      if (attempt >= 4 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
 });
 
 after(async () => {

@@ -189,17 +189,23 @@ export function exitedOnBindError(p: LodestoneProcess): boolean {
 export async function startLodestoneOnFreePorts(
   cleanup: Cleanup,
   build: (ports: number[]) => string,
-  options: { ports?: number; until?: (p: LodestoneProcess) => Promise<unknown>; attempts?: number } = {},
+  options: {
+    ports?: number;
+    until?: (p: LodestoneProcess, ports: number[]) => Promise<unknown>;
+    attempts?: number;
+    /** How a port is picked (default: a free TCP port; freeUdpPort for UDP frontends). */
+    pick?: () => Promise<number>;
+  } = {},
 ): Promise<{ lb: LodestoneProcess; ports: number[] }> {
   const attempts = options.attempts ?? 4;
   const until = options.until ?? ((p: LodestoneProcess) => p.waitForMsg("admin API listening"));
   for (let attempt = 1; ; attempt++) {
     const ports: number[] = [];
-    for (let i = 0; i < (options.ports ?? 1); i++) ports.push(await freePort());
+    for (let i = 0; i < (options.ports ?? 1); i++) ports.push(await (options.pick ?? freePort)());
     const lb = await LodestoneProcess.spawn(build(ports));
     cleanup.add("lodestone", () => lb.close());
     try {
-      await until(lb);
+      await until(lb, ports);
       return { lb, ports };
     } catch (err) {
       // The exit may land just after the failed wait: give it a moment to show.
@@ -211,6 +217,18 @@ export async function startLodestoneOnFreePorts(
       await lb.close();
     }
   }
+}
+
+/** startLodestoneOnFreePorts for a config naming one picked port (the frontend's). */
+export async function startLodestoneOnFreePort(
+  cleanup: Cleanup,
+  build: (port: number) => string,
+  until?: (p: LodestoneProcess, port: number) => Promise<unknown>,
+): Promise<{ lb: LodestoneProcess; port: number }> {
+  const { lb, ports } = await startLodestoneOnFreePorts(cleanup, ([p]) => build(p), {
+    until: until && ((p, [port]) => until(p, port)),
+  });
+  return { lb, port: ports[0] };
 }
 
 /** Backend name -> port, as yamlConfig's `ports` takes them. */

@@ -3,9 +3,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, test } from "node:test";
-import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
-import { freePort } from "../../helpers/ports.ts";
-import { Cleanup } from "./helpers.ts";
+import { Cleanup, startLodestoneOnFreePort } from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
@@ -23,8 +21,10 @@ async function httpBackend(name: string): Promise<number> {
 test("routes forward to another service's backends and redirect, the default service gets the rest", async () => {
   const web = await httpBackend("web");
   const api = await httpBackend("api");
-  const port = await freePort();
-  const lb = await LodestoneProcess.spawn(`backends:
+  // A port found free can be taken before lodestone binds it: then a new one.
+  const { lb, port } = await startLodestoneOnFreePort(
+    cleanup,
+    (port) => `backends:
   w: { address: 127.0.0.1, port: ${web} }
   a: { address: 127.0.0.1, port: ${api} }
 services:
@@ -38,8 +38,8 @@ frontends:
     routes:
       - { match: { path-prefix: /api/ }, service: api }
       - { match: { path-prefix: /old/ }, redirect: { location: /new/, status: 301 } }
-`);
-  cleanup.add("lodestone", () => lb.close());
+`,
+  );
   await lb.ready();
   const get = async (path: string) => {
     const r = await fetch(`http://127.0.0.1:${port}${path}`, { redirect: "manual" });

@@ -2,12 +2,12 @@
 import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
-import { freePort } from "../../helpers/ports.ts";
+import type { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
 import {
   backendPorts,
   Cleanup,
   startBackends,
-  startLodestone,
+  startLodestoneOnFreePort,
   tally,
   whoAnswers,
   yamlConfig,
@@ -17,7 +17,14 @@ const cleanup = new Cleanup();
 after(() => cleanup.run());
 
 const backends = (...names: string[]) => startBackends(cleanup, ...names);
-const lodestone = (yaml: string) => startLodestone(cleanup, yaml);
+/**
+ * `lodestone run` on a config built for a fresh frontend port: when the port is taken
+ * between the pick and the bind, it starts again on a new one (see helpers.ts).
+ */
+const lodestoneOn = (
+  build: (port: number) => string,
+  until?: (p: LodestoneProcess, port: number) => Promise<unknown>,
+) => startLodestoneOnFreePort(cleanup, build, until);
 
 /** A client connection through the balancer that has read its greeting. */
 function openClient(port: number): Promise<{ sock: Socket; greeting: string }> {
@@ -49,14 +56,14 @@ function echo(sock: Socket, text: string, timeoutMs = 2000): Promise<string | nu
 describe("lodestone run: reload (SIGHUP)", () => {
   test("a valid new file applies, keeping the health state of backends that stay", async () => {
     const [a, b, c] = await backends("a", "b", "c");
-    const port = await freePort();
-    const spec = {
-      frontendPort: port,
+    const specFor = (frontendPort: number) => ({
+      frontendPort,
       ports: backendPorts([a, b]),
       pools: [["main", { a: 100, b: 100 }]] as [string, Record<string, number>][],
       check: { interval: 100, rise: 2, fall: 2 },
-    };
-    const lb = await lodestone(yamlConfig(spec));
+    });
+    const { lb, port } = await lodestoneOn((p) => yamlConfig(specFor(p)));
+    const spec = specFor(port);
     await lb.ready();
     assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
     const linesBefore = lb.mark();
@@ -82,9 +89,11 @@ describe("lodestone run: reload (SIGHUP)", () => {
 
   test("an invalid file is refused with file:line:column errors and the old config keeps serving", async () => {
     const [a] = await backends("a");
-    const port = await freePort();
-    const good = yamlConfig({ frontendPort: port, ports: backendPorts([a]), pools: [["main", { a: 100 }]] });
-    const lb = await lodestone(good);
+    let good = "";
+    const { lb, port } = await lodestoneOn((p) => {
+      good = yamlConfig({ frontendPort: p, ports: backendPorts([a]), pools: [["main", { a: 100 }]] });
+      return good;
+    });
     await lb.ready();
     lb.rewrite(good.replace("weight: 100", "weight: 500").replace("service: svc", "service: nope"));
     lb.signal("SIGHUP");
@@ -104,10 +113,9 @@ describe("lodestone run: reload (SIGHUP)", () => {
 describe("lodestone run: graceful stop (SIGTERM)", () => {
   test("stops accepting, lets an open connection finish, then exits 0", async () => {
     const [a] = await backends("a");
-    const port = await freePort();
-    const lb = await lodestone(
+    const { lb, port } = await lodestoneOn((p) =>
       yamlConfig({
-        frontendPort: port,
+        frontendPort: p,
         ports: backendPorts([a]),
         pools: [["main", { a: 100 }]],
         runtime: "runtime: { drain-timeout: 5s }",
@@ -133,10 +141,9 @@ describe("lodestone run: graceful stop (SIGTERM)", () => {
 
   test("cuts connections still open at the drain timeout and exits 0", async () => {
     const [a] = await backends("a");
-    const port = await freePort();
-    const lb = await lodestone(
+    const { lb, port } = await lodestoneOn((p) =>
       yamlConfig({
-        frontendPort: port,
+        frontendPort: p,
         ports: backendPorts([a]),
         pools: [["main", { a: 100 }]],
         runtime: "runtime: { drain-timeout: 300ms }",
@@ -157,14 +164,15 @@ describe("lodestone run: graceful stop (SIGTERM)", () => {
 describe("lodestone run: warmup", () => {
   test("SIGTERM during warmup ends the start cleanly with exit 0", async () => {
     const [a] = await backends("a");
-    const port = await freePort();
-    const lb = await lodestone(
-      yamlConfig({
-        frontendPort: port,
-        ports: backendPorts([a]),
-        pools: [["main", { a: 100 }]],
-        runtime: "runtime: { warmup: { min-delay: 10s, max-wait: 10s } }",
-      }),
+    const { lb } = await lodestoneOn(
+      (p) =>
+        yamlConfig({
+          frontendPort: p,
+          ports: backendPorts([a]),
+          pools: [["main", { a: 100 }]],
+          runtime: "runtime: { warmup: { min-delay: 10s, max-wait: 10s } }",
+        }),
+      (p) => p.waitForMsg("starting"),
     );
     await lb.waitForMsg("starting");
     const t0 = Date.now();
@@ -179,10 +187,9 @@ describe("lodestone run: warmup", () => {
 
   test("the first programmed state is not 'all down' while probes have not answered", async () => {
     const [a, b] = await backends("a", "b");
-    const port = await freePort();
-    const lb = await lodestone(
+    const { lb } = await lodestoneOn((p) =>
       yamlConfig({
-        frontendPort: port,
+        frontendPort: p,
         ports: backendPorts([a, b]),
         pools: [["main", { a: 100, b: 100 }]],
         check: { interval: 400, rise: 3, fall: 3 },
@@ -209,19 +216,23 @@ describe("lodestone run: warmup", () => {
 
   test("min-delay holds programming (the listener is not bound) until it has passed", async () => {
     const [a] = await backends("a");
-    const port = await freePort();
-    const lb = await lodestone(
-      yamlConfig({
-        frontendPort: port,
-        ports: backendPorts([a]),
-        pools: [["main", { a: 100 }]],
-        runtime: "runtime: { warmup: { min-delay: 1500ms } }",
-      }),
+    let held = 0;
+    const { port } = await lodestoneOn(
+      (p) =>
+        yamlConfig({
+          frontendPort: p,
+          ports: backendPorts([a]),
+          pools: [["main", { a: 100 }]],
+          runtime: "runtime: { warmup: { min-delay: 1500ms } }",
+        }),
+      async (lb, port) => {
+        const starting = await lb.waitForMsg("starting");
+        assert.equal(await whoAnswers(port), null, "nothing listens during warmup");
+        const ready = await lb.ready();
+        held = Date.parse(String(ready.time)) - Date.parse(String(starting.time));
+        await lb.waitForMsg("admin API listening");
+      },
     );
-    const starting = await lb.waitForMsg("starting");
-    assert.equal(await whoAnswers(port), null, "nothing listens during warmup");
-    const ready = await lb.ready();
-    const held = Date.parse(String(ready.time)) - Date.parse(String(starting.time));
     assert.ok(held >= 1400, `programmed after ${held}ms`);
     assert.equal(await whoAnswers(port), "a");
   });
@@ -241,8 +252,7 @@ describe("lodestone run: warmup", () => {
       return new Promise((r) => silent.close(() => r(undefined)));
     });
     const silentPort = (silent.address() as { port: number }).port;
-    const port = await freePort();
-    const yaml = `healthchecks:
+    const yaml = (port: number) => `healthchecks:
   slow: { type: http, path: /, interval: 3s, timeout: 3s, rise: 1, fall: 1 }
 backends:
   a: { address: 127.0.0.1, port: ${a.port} }
@@ -253,7 +263,7 @@ frontends:
   fe: { listen: 127.0.0.1:${port}, protocol: tcp, service: svc }
 runtime: { warmup: { max-wait: 400ms } }
 `;
-    const lb = await lodestone(yaml);
+    const { lb, port } = await lodestoneOn(yaml);
     const ready = await lb.ready(5000);
     const warm = await lb.waitForMsg("warmup done");
     assert.match(String(warm.reason), /max-wait 400ms passed with 1 backend\(s\) still unknown/);

@@ -1,22 +1,31 @@
 // `lodestone run` as a user runs it: a real process, real backends, real connections.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { freePort } from "../../helpers/ports.ts";
-import { backendPorts, Cleanup, startBackends, startLodestone, tally, yamlConfig } from "./helpers.ts";
+import {
+  backendPorts,
+  Cleanup,
+  startBackends,
+  startLodestoneOnFreePort,
+  tally,
+  yamlConfig,
+} from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
 
 const backends = (...names: string[]) => startBackends(cleanup, ...names);
-const lodestone = (yaml: string) => startLodestone(cleanup, yaml);
+/** `lodestone run` on a fresh frontend port (a new one if it was taken before the bind). */
+const lodestoneOn = (
+  build: (port: number) => string,
+  until?: Parameters<typeof startLodestoneOnFreePort>[2],
+) => startLodestoneOnFreePort(cleanup, build, until);
 
 describe("lodestone run: traffic", () => {
   test("new connections spread by configured weight; weight 0 gets none", async () => {
     const list = await backends("w100", "w50", "w0");
-    const port = await freePort();
-    const lb = await lodestone(
+    const { lb, port } = await lodestoneOn((p) =>
       yamlConfig({
-        frontendPort: port,
+        frontendPort: p,
         algorithm: "weighted-round-robin",
         ports: backendPorts(list),
         pools: [["main", { w100: 100, w50: 50, w0: 0 }]],
@@ -32,11 +41,10 @@ describe("lodestone run: traffic", () => {
 
   test("a killed backend is taken out after fall x interval and comes back after rise", async () => {
     const [a, b] = await backends("a", "b");
-    const port = await freePort();
     const interval = 100;
-    const lb = await lodestone(
+    const { lb, port } = await lodestoneOn((p) =>
       yamlConfig({
-        frontendPort: port,
+        frontendPort: p,
         ports: backendPorts([a, b]),
         pools: [["main", { a: 100, b: 100 }]],
         check: { interval, rise: 2, fall: 2 },
@@ -71,10 +79,9 @@ describe("lodestone run: traffic", () => {
 
   test("primary pool fails over to the fallback pool and back", async () => {
     const [p1, p2, spare] = await backends("p1", "p2", "spare");
-    const port = await freePort();
-    const lb = await lodestone(
+    const { lb, port } = await lodestoneOn((p) =>
       yamlConfig({
-        frontendPort: port,
+        frontendPort: p,
         ports: backendPorts([p1, p2, spare]),
         pools: [
           ["primary", { p1: 100, p2: 100 }],
@@ -116,14 +123,16 @@ describe("lodestone run: traffic", () => {
 describe("lodestone run: worker processes", () => {
   test("runtime.workers 2 serves one port from two processes, follows weights, and stops with 0", async () => {
     const list = await backends("x", "y", "z");
-    const port = await freePort();
-    const lb = await lodestone(
-      yamlConfig({
-        frontendPort: port,
-        ports: backendPorts(list),
-        pools: [["main", { x: 100, y: 100, z: 0 }]],
-        runtime: "runtime: { workers: 2, drain-timeout: 1s }",
-      }),
+    const { lb, port } = await lodestoneOn(
+      (p) =>
+        yamlConfig({
+          frontendPort: p,
+          ports: backendPorts(list),
+          pools: [["main", { x: 100, y: 100, z: 0 }]],
+          runtime: "runtime: { workers: 2, drain-timeout: 1s }",
+        }),
+      // Worker processes take longer to start on a loaded machine.
+      (p) => p.waitForMsg("admin API listening", 15_000),
     );
     await lb.ready(15_000);
     const starting = await lb.waitForMsg("starting");
@@ -149,8 +158,7 @@ describe("lodestone run: agent check", () => {
     await new Promise<void>((r) => agent.listen(0, "127.0.0.1", () => r()));
     cleanup.add("agent server", () => new Promise((r) => agent.close(() => r(undefined))));
     const agentPort = (agent.address() as { port: number }).port;
-    const port = await freePort();
-    const yaml = `healthchecks:
+    const yaml = (port: number) => `healthchecks:
   agt: { type: agent, port: ${agentPort}, interval: 100ms, fast-interval: 100ms, down-interval: 100ms, timeout: 100ms, rise: 1, fall: 1, jitter: 0 }
 backends:
   a: { address: 127.0.0.1, port: ${a.port}, healthcheck: agt }
@@ -160,7 +168,7 @@ services:
 frontends:
   fe: { listen: 127.0.0.1:${port}, protocol: tcp, service: svc }
 `;
-    const lb = await lodestone(yaml);
+    const { lb, port } = await lodestoneOn(yaml);
     await lb.ready();
     assert.deepEqual(await tally(port, 10), { a: 5, b: 5 });
 

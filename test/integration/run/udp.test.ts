@@ -2,9 +2,8 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { after, test } from "node:test";
-import { LodestoneProcess } from "../../helpers/lodestone-cli.ts";
 import { freeUdpPort } from "../../helpers/ports.ts";
-import { Cleanup, yamlConfig } from "./helpers.ts";
+import { Cleanup, startLodestoneOnFreePorts, yamlConfig } from "./helpers.ts";
 
 const cleanup = new Cleanup();
 after(() => cleanup.run());
@@ -40,17 +39,22 @@ function ask(client: Socket, port: number, text: string): Promise<{ reply: strin
 
 test("UDP datagrams round-trip through run, replies come from the frontend, idle sessions expire", async () => {
   const backend = await udpBackend("u1");
-  const port = await freeUdpPort();
-  const lb = await LodestoneProcess.spawn(
-    yamlConfig({
-      frontendPort: port,
-      protocol: "udp",
-      ports: { u1: backend.port },
-      pools: [["main", { u1: 100 }]],
-      frontendExtra: "udp: { session-timeout: 300ms }",
-    }),
+  // A port found free can be taken before lodestone binds it: then new ports.
+  const {
+    lb,
+    ports: [port],
+  } = await startLodestoneOnFreePorts(
+    cleanup,
+    ([p]) =>
+      yamlConfig({
+        frontendPort: p,
+        protocol: "udp",
+        ports: { u1: backend.port },
+        pools: [["main", { u1: 100 }]],
+        frontendExtra: "udp: { session-timeout: 300ms }",
+      }),
+    { pick: freeUdpPort },
   );
-  cleanup.add("lodestone", () => lb.close());
   await lb.ready();
   const client = createSocket("udp4");
   client.on("error", () => {});
