@@ -7,7 +7,7 @@
 // The request and the response advance independently (a backend may answer before
 // the upload ends), so each side has its own state; the exchange ends when both are
 // done, or early with the connection closed when they cannot be resynchronised.
-import type { Socket } from "node:net";
+import { Socket } from "node:net";
 import type { FlowKey } from "../../../balance/types.ts";
 import { ChunkedDecoder, DEFAULT_CHUNKED_LIMITS } from "./chunked.ts";
 import {
@@ -53,6 +53,8 @@ export class ClientConnection implements UpstreamOwner {
   private readonly scanner: HeadScanner;
   private readonly flow: FlowKey;
   private readonly clientAddress: string;
+  /** A net/TLS socket (not the byte-stream face of an HTTP/2 stream). */
+  private readonly realSocket: boolean;
 
   private reqState = REQ_HEAD;
   private resState = RES_NONE;
@@ -118,6 +120,7 @@ export class ClientConnection implements UpstreamOwner {
     this.fe = fe;
     const limits = fe.limits;
     this.scanner = new HeadScanner(limits, REQUEST_SCAN_ERRORS, true);
+    this.realSocket = socket instanceof Socket;
     this.clientAddress = normalizeClientAddress(socket.remoteAddress ?? "");
     this.flow = { address: this.clientAddress, port: socket.remotePort ?? 0 };
     socket.setNoDelay(true);
@@ -686,7 +689,10 @@ export class ClientConnection implements UpstreamOwner {
       let res: ResponseHead;
       try {
         end = scanner.feed(chunk, at);
-        if (end < 0) return;
+        if (end < 0) {
+          this.upstream?.chunkKept(); // the scanner holds part of it until the head completes
+          return;
+        }
         res = parseResponseHead(scanner.take(), req.method);
       } catch (err) {
         this.fe.onBadResponse(err, this.backendName);
@@ -804,7 +810,13 @@ export class ClientConnection implements UpstreamOwner {
 
   private writeClient(data: Buffer): void {
     if (data.length === 0) return;
-    if (!this.socket.write(data) && !this.waitingClientDrain) {
+    const flowing = this.socket.write(data);
+    // Not written through at once (corked, or the socket backed up): the write queue
+    // holds the chunk, so the upstream's next read must go elsewhere. Only a real
+    // socket drops the chunk when its write completes; an HTTP/2 stream's bridge
+    // may keep it whatever writableLength says.
+    if (this.socket.writableLength > 0 || !this.realSocket) this.upstream?.chunkKept();
+    if (!flowing && !this.waitingClientDrain) {
       this.waitingClientDrain = true;
       this.upstream?.socket.pause();
     }
