@@ -108,7 +108,27 @@ export const duration = z
 
 export const positiveDuration = duration.refine((ms) => ms > 0, { error: "must be longer than 0s" });
 
-const portMessage = "expected a port number from 1 to 65535";
+/**
+ * What a number-valued key actually held, for "expected ..., got ..." messages: an
+ * operator who wrote `weight: 150` or `port: "9001"` sees why it was refused (a quoted
+ * number looks right on screen but is a YAML string).
+ */
+export function gotNumber(input: unknown): string {
+  if (typeof input === "number") return `got ${input}`;
+  if (typeof input === "string") {
+    return /^\s*-?\d+(\.\d+)?\s*$/.test(input)
+      ? `got the string "${input}": write the number without quotes`
+      : `got "${input}"`;
+  }
+  if (input === null || input === undefined) return "got nothing";
+  if (Array.isArray(input)) return "got a list";
+  return `got ${typeof input === "object" ? "a mapping" : typeof input}`;
+}
+
+const portMessage = (iss: { input?: unknown }) =>
+  iss.input === undefined
+    ? "required: a port number from 1 to 65535"
+    : `expected a port number from 1 to 65535, ${gotNumber(iss.input)}`;
 export const port = z
   .int({ error: portMessage })
   .min(1, { error: portMessage })
@@ -130,7 +150,10 @@ export const listen = z
   });
 
 function intIn(min: number, max: number, what = "an integer") {
-  const message = `expected ${what} from ${min} to ${max}`;
+  const message = (iss: { input?: unknown }) =>
+    iss.input === undefined
+      ? `required: ${what} from ${min} to ${max}`
+      : `expected ${what} from ${min} to ${max}, ${gotNumber(iss.input)}`;
   return z.int({ error: message }).min(min, { error: message }).max(max, { error: message });
 }
 

@@ -37,7 +37,7 @@ test("loadConfigFile reads and validates a file, labelling issues with its path"
       line: 2,
       column: 35,
       path: "backends.b1.port",
-      message: "expected a port number from 1 to 65535",
+      message: "expected a port number from 1 to 65535, got 0",
     });
 });
 

@@ -37,7 +37,7 @@ admin: { listen: 10.0.0.1:9700 }
     'f.yaml:4:18: backends.b1.address: "localhost" is not an IP address (v4 or v6; hostnames are not resolved)',
     'f.yaml:4:54: backends.b1.healthcheck: unknown healthcheck "missing" (healthchecks: hc)',
     "f.yaml:8:27: services.svc.maglev.table-size: 100 is not prime (Maglev needs a prime table size): nearest primes are 97 and 101",
-    "f.yaml:10:46: services.svc.pools[0].backends.b1.weight: expected an integer weight from 0 to 100",
+    "f.yaml:10:46: services.svc.pools[0].backends.b1.weight: expected an integer weight from 0 to 100, got 101",
     'f.yaml:10:53: services.svc.pools[0].backends.ghost: unknown backend "ghost" (backends: b1)',
     'f.yaml:12:44: frontends.fe.service: unknown service "nosvc" (services: svc)',
     'f.yaml:12:51: frontends.fe.colour: unknown key "colour"; allowed keys: listen, protocol, service, dataplane, xdp, connect-timeout, idle-timeout, max-connections, connect-retries, proxy-protocol, udp, routes, http, tls',
@@ -89,7 +89,7 @@ test("errors inside YAML merge keys point at the key that is written in the entr
   base: &base { type: tcp, interval: 1s }
   a: { <<: *base, rise: 0 }
 `);
-  assert.deepEqual(out, ["f.yaml:3:25: healthchecks.a.rise: expected an integer from 1 to 100"]);
+  assert.deepEqual(out, ["f.yaml:3:25: healthchecks.a.rise: expected an integer from 1 to 100, got 0"]);
 });
 
 test("merged values are checked where they are defined in the merged mapping", () => {
@@ -163,4 +163,26 @@ frontends:
     errors("backends:\n  __proto__: { address: 127.0.0.1, port: 1 }\n")[0],
     /"__proto__" is not a name/,
   );
+});
+
+test("number errors say what was written: out of range, fractional, quoted, a list, missing", () => {
+  const out = errors(`backends:
+  a: { address: 127.0.0.1, port: 70000 }
+  b: { address: 127.0.0.1, port: "9001" }
+  c: { address: 127.0.0.1, port: [1] }
+  d: { address: 127.0.0.1 }
+services:
+  s:
+    pools:
+      - { name: p, backends: { a: { weight: 150 }, b: { weight: 50.5 }, c: { weight: abc } } }
+`);
+  assert.deepEqual(out, [
+    "f.yaml:2:34: backends.a.port: expected a port number from 1 to 65535, got 70000",
+    'f.yaml:3:34: backends.b.port: expected a port number from 1 to 65535, got the string "9001": write the number without quotes',
+    "f.yaml:4:34: backends.c.port: expected a port number from 1 to 65535, got a list",
+    "f.yaml:5:6: backends.d.port: required: a port number from 1 to 65535",
+    "f.yaml:9:45: services.s.pools[0].backends.a.weight: expected an integer weight from 0 to 100, got 150",
+    "f.yaml:9:65: services.s.pools[0].backends.b.weight: expected an integer weight from 0 to 100, got 50.5",
+    'f.yaml:9:86: services.s.pools[0].backends.c.weight: expected an integer weight from 0 to 100, got "abc"',
+  ]);
 });
