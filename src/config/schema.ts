@@ -318,7 +318,9 @@ export const agentCheck = kebabObject({
   port: z
     .int({
       error: (iss) =>
-        iss.input === undefined ? "an agent check needs `port`: the port the agent listens on" : portMessage,
+        iss.input === undefined
+          ? "an agent check needs `port`: the port the agent listens on"
+          : portMessage(iss),
     })
     .min(1, { error: portMessage })
     .max(65535, { error: portMessage }),
