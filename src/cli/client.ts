@@ -150,7 +150,13 @@ export class ApiClient {
 }
 
 export function unreachable(base: string, err: unknown): CliError {
-  const cause = (err as { cause?: { code?: string } }).cause;
-  const why = cause?.code ?? (err as Error).name ?? "error";
+  const e = err as { name?: string; cause?: { code?: string; message?: string } } | null;
+  // fetch() rejects with a bare TypeError whose cause says why; without an errno code
+  // the cause's message ("bad port") is the only useful part, not the "TypeError" name.
+  let why = e?.cause?.code ?? e?.cause?.message ?? e?.name ?? "error";
+  if (why === "bad port") {
+    why =
+      "fetch() refuses this port (the WHATWG Fetch bad-port list, e.g. 1, 6000, 10080; browsers refuse it too): give the admin API another port";
+  }
   return new CliError("UNREACHABLE", `cannot reach the admin API at ${base}: ${why}`, EXIT_UNREACHABLE);
 }
