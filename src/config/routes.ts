@@ -658,10 +658,21 @@ export const tlsSettingsSchema = strict({
  * config schema): `routes`, `http`, `tls`.
  */
 export const httpFrontendFields = {
-  routes: routesSchema.default([]),
+  routes: routesSchema
+    .default([])
+    .describe(
+      "L7 routes (http/https only), first match wins: match + one action (service, redirect, respond, reject).",
+    ),
   // Absent stays absent (tcp/udp frontends carry no http block); consumers fill HTTP_DEFAULTS.
-  http: httpSettingsObject.transform(toHttpSettings).optional(),
-  tls: tlsSettingsSchema.optional(),
+  http: httpSettingsObject
+    .transform(toHttpSettings)
+    .optional()
+    .describe(
+      "HTTP settings (http/https only): limits, timeouts, retries, outlier detection, sticky, headers.",
+    ),
+  tls: tlsSettingsSchema
+    .optional()
+    .describe("TLS settings (https only, required there): certificates, min-version, alpn."),
 };
 
 /** The L7 keys on their own, as one object (for tests and tools). */

@@ -188,7 +188,8 @@ const timingShape = {
     .number({ error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
     .min(0, { error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
     .max(0.5, { error: "expected a fraction from 0 to 0.5, e.g. 0.1" })
-    .optional(),
+    .optional()
+    .describe("Random spread applied to every interval, a fraction from 0 to 0.5 (default 0.1)."),
   port: port.optional().describe("Probe this port instead of the backend's."),
 };
 
@@ -241,15 +242,18 @@ const httpShape = {
   method: z
     .string()
     .regex(/^[A-Z]+$/, { error: "expected an HTTP method in capitals, e.g. GET or HEAD" })
-    .optional(),
+    .optional()
+    .describe("Request method (default GET)."),
   path: z
     .string()
     .regex(/^\/[^\s]*$/, { error: 'expected a request path starting with "/" and without spaces' })
-    .optional(),
+    .optional()
+    .describe("Request path, starting with / (default /)."),
   host: z
     .string()
     .regex(/^[^\s/]+$/, { error: "expected a Host header value without spaces" })
-    .optional(),
+    .optional()
+    .describe("Host header (default the backend address)."),
   "expect-status": expectStatus
     .optional()
     .describe('Accepted statuses: 200, "200-399", "2xx" or a list (default "200-399").'),
@@ -283,38 +287,54 @@ function httpDefaults<T extends { method?: string; path?: string; expectStatus?:
   };
 }
 
-export const tcpCheck = kebabObject({ ...timingShape, type: z.literal("tcp") }).transform((o) => timing(o));
+export const tcpCheck = kebabObject({
+  ...timingShape,
+  type: z.literal("tcp").describe("tcp: a successful connect passes."),
+}).transform((o) => timing(o));
 
-export const httpCheck = kebabObject({ ...httpShape, type: z.literal("http") }).transform((o) => ({
+export const httpCheck = kebabObject({
+  ...httpShape,
+  type: z.literal("http").describe("http: an HTTP request; the status (and body) decide."),
+}).transform((o) => ({
   ...httpDefaults(timing(o)),
   verify: false,
 }));
 
 export const httpsCheck = kebabObject({
   ...httpShape,
-  type: z.literal("https"),
+  type: z.literal("https").describe("https: an HTTP request over TLS."),
   sni: z
     .string()
     .regex(/^[A-Za-z0-9.-]+$/, { error: "expected a DNS name to send as SNI" })
-    .optional(),
-  verify: z.boolean({ error: "expected true or false" }).optional(),
+    .optional()
+    .describe("SNI name to send (default none)."),
+  verify: z
+    .boolean({ error: "expected true or false" })
+    .optional()
+    .describe("Verify the backend certificate (default false)."),
 }).transform((o) => ({ ...httpDefaults(timing(o)), verify: o.verify ?? HEALTHCHECK_DEFAULTS.verify }));
 
 export const udpCheck = kebabObject({
   ...timingShape,
-  type: z.literal("udp"),
-  send: z.string({
-    error: (iss) =>
-      iss.input === undefined
-        ? "a udp check needs `send`: the payload to send (UDP has no connection to test)"
-        : "expected the payload to send, as a string",
-  }),
-  expect: nonEmpty("a substring the reply must contain").optional(),
+  type: z.literal("udp").describe("udp: send a payload; a reply (containing `expect`) passes."),
+  send: z
+    .string({
+      error: (iss) =>
+        iss.input === undefined
+          ? "a udp check needs `send`: the payload to send (UDP has no connection to test)"
+          : "expected the payload to send, as a string",
+    })
+    .describe("Payload to send (UTF-8); required: UDP has no handshake to test."),
+  expect: nonEmpty("a substring the reply must contain")
+    .optional()
+    .describe("Substring the reply must contain; any reply passes when absent."),
 }).transform((o) => timing(o));
 
 export const agentCheck = kebabObject({
   ...timingShape,
-  type: z.literal("agent"),
+  type: z
+    .literal("agent")
+    .describe("agent: HAProxy agent-check, read one line (up, down, drain, weight:50, 50%)."),
   port: z
     .int({
       error: (iss) =>
@@ -347,7 +367,7 @@ export const healthcheck = z.discriminatedUnion(
 
 export const backend = kebabObject({
   address: ipAddress.describe("IP address (no hostnames)."),
-  port,
+  port: port.describe("Port, 1 to 65535."),
   healthcheck: reference.optional().describe("Name of a health check; none = static, up at once."),
 });
 
@@ -375,12 +395,14 @@ const tableSize = z
     },
   });
 
-const member = kebabObject({ weight: intIn(0, 100, "an integer weight").optional() }).transform((o) => ({
+const member = kebabObject({
+  weight: intIn(0, 100, "an integer weight").optional().describe("Weight 0 to 100 (default 100); 0 drains."),
+}).transform((o) => ({
   weight: o.weight ?? SERVICE_DEFAULTS.weight,
 }));
 
 export const pool = kebabObject({
-  name,
+  name: name.describe("Pool name, unique within the service."),
   backends: z
     .record(z.string(), member, {
       error: (iss) =>
@@ -388,7 +410,8 @@ export const pool = kebabObject({
           ? "required: a mapping of backend name -> { weight }, e.g. { web-1: {} }"
           : "expected a mapping of backend name -> { weight }, e.g. { web-1: {} }",
     })
-    .refine((r) => Object.keys(r).length > 0, { error: "a pool needs at least one backend" }),
+    .refine((r) => Object.keys(r).length > 0, { error: "a pool needs at least one backend" })
+    .describe("Backend name -> { weight }; write {} for the default weight."),
 }).transform((o) => ({
   name: o.name,
   members: Object.entries(o.backends).map(([backend, m]) => ({ backend, weight: m.weight })),
@@ -399,12 +422,18 @@ export const service = kebabObject({
     .enum(ALGORITHMS, { error: `expected one of ${ALGORITHMS.join(", ")}` })
     .default(SERVICE_DEFAULTS.algorithm)
     .describe("Balancing algorithm (default round-robin)."),
-  maglev: kebabObject({ "table-size": tableSize.optional(), seed: intIn(0, 2 ** 32 - 1).optional() })
+  maglev: kebabObject({
+    "table-size": tableSize.optional().describe("Maglev table slots, a prime (default 65537)."),
+    seed: intIn(0, 2 ** 32 - 1)
+      .optional()
+      .describe("Hash seed (default 0): same seed and backends = same table everywhere."),
+  })
     .transform((o) => ({
       tableSize: o.tableSize ?? SERVICE_DEFAULTS.tableSize,
       seed: o.seed ?? SERVICE_DEFAULTS.seed,
     }))
-    .prefault({}),
+    .prefault({})
+    .describe("Maglev table settings (algorithm maglev)."),
   "hash-on": z
     .enum(["client-address", "client-address-port"], {
       error: "expected client-address or client-address-port",
@@ -413,7 +442,8 @@ export const service = kebabObject({
     .describe("What maglev and source-hash key on."),
   pools: z
     .array(pool, { error: "expected a list of pools, e.g. - { name: primary, backends: { web-1: {} } }" })
-    .min(1, { error: "a service needs at least one pool" }),
+    .min(1, { error: "a service needs at least one pool" })
+    .describe("Pools in priority order: the first with a backend up and weight > 0 takes traffic."),
 });
 
 // ---------------------------------------------------------------- frontends
@@ -517,7 +547,8 @@ export const frontendFields = {
   listen: listen.describe('Address to listen on: "127.0.0.1:8080" or "[::1]:8080".'),
   protocol: z
     .enum(PROTOCOLS, { error: `expected one of ${PROTOCOLS.join(", ")}` })
-    .default(FRONTEND_DEFAULTS.protocol),
+    .default(FRONTEND_DEFAULTS.protocol)
+    .describe("tcp (default), udp, http or https (https needs tls)."),
   service: reference.describe("Name of the service that takes this traffic."),
   dataplane: z
     .enum(DATAPLANES, { error: `expected one of ${DATAPLANES.join(", ")}` })
@@ -530,9 +561,9 @@ export const frontendFields = {
   "idle-timeout": positiveDuration
     .prefault(formatDuration(FRONTEND_DEFAULTS.idleTimeout))
     .describe("Close a connection after this long without bytes either way."),
-  "max-connections": intIn(0, 10_000_000, "an integer (0 = unlimited)").default(
-    FRONTEND_DEFAULTS.maxConnections,
-  ),
+  "max-connections": intIn(0, 10_000_000, "an integer (0 = unlimited)")
+    .default(FRONTEND_DEFAULTS.maxConnections)
+    .describe("Concurrent client connections per worker; 0 (default) = unlimited."),
   "connect-retries": intIn(0, 10)
     .default(FRONTEND_DEFAULTS.connectRetries)
     .describe("Other backends tried after a connect failure."),
@@ -541,9 +572,15 @@ export const frontendFields = {
     .default(FRONTEND_DEFAULTS.proxyProtocol)
     .describe("PROXY protocol header sent to backends."),
   udp: kebabObject({
-    "session-timeout": positiveDuration.prefault(formatDuration(FRONTEND_DEFAULTS.sessionTimeout)),
-    "max-sessions": intIn(1, 10_000_000).default(FRONTEND_DEFAULTS.maxSessions),
-  }).prefault({}),
+    "session-timeout": positiveDuration
+      .prefault(formatDuration(FRONTEND_DEFAULTS.sessionTimeout))
+      .describe("Idle expiry of a UDP client session (default 30s)."),
+    "max-sessions": intIn(1, 10_000_000)
+      .default(FRONTEND_DEFAULTS.maxSessions)
+      .describe("Bound on concurrent UDP sessions (default 65536)."),
+  })
+    .prefault({})
+    .describe("UDP session settings (protocol udp)."),
   // L7: routes, http, tls (shapes owned by config/routes.ts).
   ...httpFrontendFields,
 };
@@ -555,15 +592,20 @@ export const frontend = kebabObject(frontendFields);
 export const ADMIN_DEFAULT_LISTEN = "127.0.0.1:9700";
 
 export const admin = kebabObject({
-  listen: listen.prefault(ADMIN_DEFAULT_LISTEN),
+  listen: listen
+    .prefault(ADMIN_DEFAULT_LISTEN)
+    .describe("Admin API and dashboard address (default 127.0.0.1:9700)."),
   "token-file": nonEmpty("a file path").optional().describe("File holding the bearer token for mutations."),
   "token-env": z
     .string({ error: "expected an environment variable name" })
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
       error: "expected an environment variable name, e.g. LODESTONE_TOKEN",
     })
-    .optional(),
-}).prefault({});
+    .optional()
+    .describe("Environment variable holding the bearer token for mutations."),
+})
+  .prefault({})
+  .describe("Admin API: address and token (required off loopback).");
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 
@@ -622,15 +664,22 @@ export const runtime = kebabObject({
     .default(RUNTIME_DEFAULTS.workers)
     .describe('Proxy worker processes; "auto" = one per core.'),
   warmup: kebabObject({
-    "min-delay": duration.prefault(formatDuration(RUNTIME_DEFAULTS.minDelay)),
-    "max-wait": duration.prefault(formatDuration(RUNTIME_DEFAULTS.maxWait)),
-  }).prefault({}),
+    "min-delay": duration
+      .prefault(formatDuration(RUNTIME_DEFAULTS.minDelay))
+      .describe("Hands-off delay after start before anything is programmed (default 0s)."),
+    "max-wait": duration
+      .prefault(formatDuration(RUNTIME_DEFAULTS.maxWait))
+      .describe("Longest wait for first probe results before programming anyway (default 5s)."),
+  })
+    .prefault({})
+    .describe("Restart-neutral warmup: wait for first probe results before programming."),
   "drain-timeout": duration
     .prefault(formatDuration(RUNTIME_DEFAULTS.drainTimeout))
     .describe("On SIGTERM, how long open connections may finish."),
   "log-level": z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
-    .default(RUNTIME_DEFAULTS.logLevel),
+    .default(RUNTIME_DEFAULTS.logLevel)
+    .describe("Log level (default info)."),
   xdp: xdpRuntime.optional().describe("How the XDP program is loaded and attached (XDP frontends only)."),
 }).prefault({});
 
@@ -666,7 +715,7 @@ export const configSchema = strictKebab({
   services: section(service).describe("Services by name: an algorithm over prioritized pools of backends."),
   frontends: section(frontend).describe("Frontends by name: a listen address feeding one service."),
   admin,
-  runtime,
+  runtime: runtime.describe("Workers, warmup, drain timeout, log level, XDP loading."),
 });
 
 // Compile-time contract: what the schema produces is exactly what everyone else consumes.

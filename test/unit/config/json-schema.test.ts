@@ -46,3 +46,31 @@ test("the JSON Schema is plain JSON (survives a round trip)", () => {
   const s = configJsonSchema();
   assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
 });
+
+/** Every property path of the schema with whether it has a description (or is a $ref). */
+function propertyPaths(node: unknown, path: string, out: Map<string, boolean>): void {
+  if (node === null || typeof node !== "object") return;
+  const n = node as Record<string, unknown>;
+  const props = n.properties as Record<string, Record<string, unknown>> | undefined;
+  for (const [k, v] of Object.entries(props ?? {})) {
+    const p = `${path}.${k}`;
+    out.set(p, (out.get(p) ?? false) || typeof v.description === "string" || "$ref" in v);
+    propertyPaths(v, p, out);
+  }
+  for (const key of ["additionalProperties", "items"])
+    propertyPaths(n[key], `${path}${key === "items" ? "[]" : ".*"}`, out);
+  for (const key of ["anyOf", "oneOf", "allOf"]) {
+    for (const v of (n[key] as unknown[] | undefined) ?? []) propertyPaths(v, path, out);
+  }
+}
+
+test("an editor can show a description for every key an operator writes outside the L7 blocks", () => {
+  const paths = new Map<string, boolean>();
+  propertyPaths(configJsonSchema(), "", paths);
+  // routes/http/tls are described as keys; their inner keys are documented in docs/l7.md.
+  const l7Inner = /^\.frontends\.\*\.(routes\[\]|http|tls)\./;
+  const undescribed = [...paths].filter(([p, has]) => !has && !l7Inner.test(p)).map(([p]) => p);
+  assert.deepEqual(undescribed, []);
+  assert.ok(paths.has(".services.*.pools[].backends.*.weight"), "the walk reaches pool members");
+  assert.ok(paths.has(".frontends.*.routes"), "the walk reaches the L7 keys");
+});
