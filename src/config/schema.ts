@@ -594,7 +594,7 @@ export const ADMIN_DEFAULT_LISTEN = "127.0.0.1:9700";
 export const admin = kebabObject({
   listen: listen
     .prefault(ADMIN_DEFAULT_LISTEN)
-    .describe("Admin API and dashboard address (default 127.0.0.1:9700)."),
+    .describe("Admin API address: REST, SSE events, /metrics (default 127.0.0.1:9700)."),
   "token-file": nonEmpty("a file path").optional().describe("File holding the bearer token for mutations."),
   "token-env": z
     .string({ error: "expected an environment variable name" })
