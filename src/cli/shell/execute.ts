@@ -13,7 +13,10 @@ export function usageError(tokens: readonly string[]): string | null {
     case "ambiguous":
       return `"${r.token}" is ambiguous${after(r.words)}: could be ${r.candidates.join(", ")}`;
     case "unknown":
-      return `unknown word "${r.token}"${after(r.words)}: expected ${r.expected.join(", ")}`;
+      // A complete command followed by one word too many has nothing to expect.
+      return r.expected.length > 0
+        ? `unknown word "${r.token}"${after(r.words)}: expected ${r.expected.join(", ")}`
+        : `unexpected word "${r.token}": "${r.words.join(" ")}" takes nothing more`;
     case "incomplete":
       return `incomplete command "${r.words.join(" ")}": expected ${next(r.node)}`;
     case "bad-flag":
