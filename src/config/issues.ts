@@ -34,9 +34,9 @@ export function formatPath(path: readonly PathSegment[]): string {
 }
 
 export function formatIssue(i: ConfigIssue): string {
-  return i.path === ""
-    ? `${i.file}:${i.line}:${i.column}: ${i.message}`
-    : `${i.file}:${i.line}:${i.column}: ${i.path}: ${i.message}`;
+  // Line 0 marks a problem of the whole file (unreadable, too large): no position to show.
+  const where = i.line > 0 ? `${i.file}:${i.line}:${i.column}` : i.file;
+  return i.path === "" ? `${where}: ${i.message}` : `${where}: ${i.path}: ${i.message}`;
 }
 
 /** Order for reporting: by position, then path, then message (stable across runs). */

@@ -16,6 +16,23 @@ test("formatIssue prints file:line:col: path: message, and omits an empty path",
   assert.equal(formatIssue({ file: "a.yaml", line: 1, column: 1, path: "", message: "m" }), "a.yaml:1:1: m");
 });
 
+test("formatIssue prints no line:column for a whole-file problem (line 0), e.g. a reload of a missing file", () => {
+  assert.equal(
+    formatIssue({
+      file: "a.yaml",
+      line: 0,
+      column: 0,
+      path: "",
+      message: "cannot read a.yaml: no such file",
+    }),
+    "a.yaml: cannot read a.yaml: no such file",
+  );
+  assert.equal(
+    formatIssue({ file: "a.yaml", line: 0, column: 0, path: "admin", message: "m" }),
+    "a.yaml: admin: m",
+  );
+});
+
 test("every error in the file is reported at once, sorted by position", () => {
   const text = `healthchecks:
   hc: { type: tcp, interval: 5 }
