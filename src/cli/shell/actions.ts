@@ -3,7 +3,7 @@
 import type { backendViews, frontendViews, healthcheckViews, serviceViews } from "../../api/views.ts";
 import type { ControlEvent } from "../../control/events.ts";
 import { type ApiClient, CliError, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, unreachable } from "../client.ts";
-import { ago, bytes, fields, paint, type Style, state, table } from "./format.ts";
+import { ago, bytes, duration, fields, paint, type Style, state, table } from "./format.ts";
 import type { Resolution } from "./grammar.ts";
 
 type Frontend = ReturnType<typeof frontendViews>[number];
@@ -91,8 +91,8 @@ export async function runAction(r: Ok, client: ApiClient, io: Io): Promise<numbe
           list.map((c) => [
             c.name,
             c.type,
-            `${c.interval}ms`,
-            `${c.timeout}ms`,
+            duration(c.interval),
+            duration(c.timeout),
             `${c.rise}/${c.fall}`,
             c.backends.join(","),
           ]),

@@ -1,5 +1,6 @@
 // Human output for the CLI and the shell: aligned tables, state colours only when
 // asked (stdout is a TTY and NO_COLOR is unset), relative times. Pure string building.
+import { formatDuration } from "../../config/duration.ts";
 
 export interface Style {
   color: boolean;
@@ -54,6 +55,11 @@ export function ago(at: number, now = Date.now()): string {
 }
 
 /** "1.2 KiB" style byte counts. */
+/** A duration in milliseconds as the config file writes it (1000 -> "1s", 1500 -> "1s500ms"). */
+export function duration(ms: number): string {
+  return formatDuration(ms);
+}
+
 export function bytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = n;

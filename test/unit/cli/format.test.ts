@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { describeEvent, SseParser } from "../../../src/cli/shell/actions.ts";
-import { ago, bytes, state, table, useColor } from "../../../src/cli/shell/format.ts";
+import { ago, bytes, duration, state, table, useColor } from "../../../src/cli/shell/format.ts";
 
 test("tables align columns by visible width, colour codes included", () => {
   const plain = table(
@@ -89,4 +89,16 @@ test("every event type reads as one line", () => {
     "reload ok: no changes",
   );
   assert.equal(describeEvent({ id: 5, at: 0, type: "log", level: "warn", message: "m" }), "[warn] m");
+});
+
+test("durations print as the config file writes them, not as raw milliseconds", () => {
+  const cases: [number, string][] = [
+    [100, "100ms"],
+    [1000, "1s"],
+    [1500, "1s500ms"],
+    [90_000, "1m30s"],
+    [3_600_000, "1h"],
+    [0, "0s"],
+  ];
+  for (const [ms, want] of cases) assert.equal(duration(ms), want, String(ms));
 });
