@@ -142,7 +142,7 @@ export async function runAction(r: Ok, client: ApiClient, io: Io): Promise<numbe
       const c = await client.post<{ ok: boolean; source?: string; errors?: { text: string }[] }>(
         "/api/v1/config/check",
       );
-      show(c, () => (c.ok ? `${c.source}: ok\n` : errorLines(c.errors)));
+      show(c, () => (c.ok ? `${c.source}: ok\n` : `config invalid:\n${errorLines(c.errors)}`));
       return c.ok ? EXIT_OK : EXIT_REFUSED;
     }
     case "config.reload": {

@@ -232,6 +232,9 @@ describe("config", () => {
       const bad = await cli("config", "reload", "--token", TOKEN);
       assert.equal(bad.code, 1);
       assert.match(bad.stdout, /reload refused:\n\s+.*lodestone\.yaml:\d+:\d+/);
+      const check = await cli("config", "check", "--token", TOKEN);
+      assert.equal(check.code, 1);
+      assert.match(check.stdout, /^config invalid:\n\s+.*lodestone\.yaml:\d+:\d+: .*protocol/);
     } finally {
       writeFileSync(f.file, f.yaml);
     }
