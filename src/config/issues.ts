@@ -95,3 +95,44 @@ export const friendlyError: z.core.$ZodErrorMap = (iss) => {
       return undefined;
   }
 };
+
+/**
+ * The allowed key an unknown key was most likely meant to be, or undefined: a typo
+ * (`protocoll`, `conect-timeout`), `_` for `-`, other case, or a missing plural `s`.
+ * Close means at most 2 edits, and fewer than half the key, so short keys do not
+ * "suggest" unrelated ones.
+ */
+export function closestKey(key: string, allowed: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replaceAll("_", "-");
+  const k = norm(key);
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of allowed) {
+    const d = editDistance(k, norm(candidate));
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= 2 && bestDistance * 2 < k.length ? best : undefined;
+}
+
+/** Levenshtein distance (insert, delete, substitute), two rows. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** `unknown key "protocoll" (did you mean "protocol"?); allowed keys: ...`. */
+export function unknownKeyMessage(key: string, allowed: readonly string[], marker: string): string {
+  const guess = closestKey(key, allowed);
+  const hint = guess !== undefined && guess !== key ? ` (did you mean "${guess}"?)` : "";
+  return `unknown key "${key}"${hint}${allowed.length > 0 ? `; ${marker}${allowed.join(", ")}` : ""}`;
+}

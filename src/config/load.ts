@@ -12,6 +12,7 @@ import {
   friendlyError,
   type PathSegment,
   type PendingIssue,
+  unknownKeyMessage,
 } from "./issues.ts";
 import { locate } from "./positions.ts";
 import {
@@ -51,11 +52,11 @@ function fromZod(prefix: PathSegment[], error: z.ZodError): PendingIssue[] {
     const path = [...prefix, ...(iss.path as PathSegment[])];
     if (iss.code === "unrecognized_keys") {
       const at = iss.message.indexOf(ALLOWED_KEYS_MARKER);
-      const allowed = at >= 0 ? iss.message.slice(at) : "";
+      const allowed = at >= 0 ? iss.message.slice(at + ALLOWED_KEYS_MARKER.length).split(", ") : [];
       for (const key of iss.keys) {
         out.push({
           path: [...path, key],
-          message: `unknown key "${key}"${allowed ? `; ${allowed}` : ""}`,
+          message: unknownKeyMessage(key, allowed, ALLOWED_KEYS_MARKER),
           at: "key",
         });
       }
@@ -102,7 +103,7 @@ export function parseData(raw: unknown): Parsed {
     if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
       issues.push({
         path: [key],
-        message: `unknown key "${key}"; ${ALLOWED_KEYS_MARKER}${TOP_LEVEL_KEYS.join(", ")}`,
+        message: unknownKeyMessage(key, TOP_LEVEL_KEYS, ALLOWED_KEYS_MARKER),
         at: "key",
       });
     }

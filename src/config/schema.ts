@@ -135,7 +135,12 @@ export const port = z
   .max(65535, { error: portMessage });
 
 export const ipAddress = z
-  .string({ error: "expected an IP address such as 127.0.0.1 or ::1" })
+  .string({
+    error: (iss) =>
+      iss.input === undefined
+        ? "required: an IP address such as 127.0.0.1 or ::1"
+        : "expected an IP address such as 127.0.0.1 or ::1",
+  })
   .refine(isIpLiteral, {
     error: (iss) => `"${iss.input}" is not an IP address (v4 or v6; hostnames are not resolved)`,
   });

@@ -45,7 +45,7 @@ test("validate exits 1 and prints every error with file:line:column on stderr", 
     `${file}:3:36: healthchecks.http-ok.interval: a bare number is not a duration: use a unit, e.g. 2s or 2ms`,
     `${file}:6:57: backends.web-2.healthcheck: unknown healthcheck "http-okay" (healthchecks: http-ok)`,
     `${file}:10:55: services.web.pools[0].backends.web-1.weight: expected an integer weight from 0 to 100, got 150`,
-    `${file}:12:48: frontends.www.protocoll: unknown key "protocoll"; allowed keys: listen, protocol, service, dataplane, xdp, connect-timeout, idle-timeout, max-connections, connect-retries, proxy-protocol, udp, routes, http, tls`,
+    `${file}:12:48: frontends.www.protocoll: unknown key "protocoll" (did you mean "protocol"?); allowed keys: listen, protocol, service, dataplane, xdp, connect-timeout, idle-timeout, max-connections, connect-retries, proxy-protocol, udp, routes, http, tls`,
     `${file}: 4 errors`,
   ]);
   assertNoStackTrace(r.stderr);

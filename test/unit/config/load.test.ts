@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatIssue, parseConfig } from "../../../src/config/index.ts";
+import { closestKey } from "../../../src/config/issues.ts";
 
 function errors(text: string): string[] {
   const r = parseConfig(text, "f.yaml");
@@ -201,5 +202,32 @@ services:
     "f.yaml:9:45: services.s.pools[0].backends.a.weight: expected an integer weight from 0 to 100, got 150",
     "f.yaml:9:65: services.s.pools[0].backends.b.weight: expected an integer weight from 0 to 100, got 50.5",
     'f.yaml:9:86: services.s.pools[0].backends.c.weight: expected an integer weight from 0 to 100, got "abc"',
+  ]);
+});
+
+test("an unknown key names the allowed key it most likely meant, and only a close one", () => {
+  const cases: [string, string | undefined][] = [
+    ["protocoll", "protocol"],
+    ["conect-timeout", "connect-timeout"],
+    ["connect_timeout", "connect-timeout"],
+    ["Listen", "listen"],
+    ["servic", "service"],
+    ["colour", undefined],
+    ["x", undefined],
+    ["udpp", "udp"],
+    ["tls2", "tls"],
+    ["ab", undefined],
+  ];
+  const allowed = ["listen", "protocol", "service", "connect-timeout", "idle-timeout", "udp", "tls", "http"];
+  for (const [key, want] of cases) assert.equal(closestKey(key, allowed), want, key);
+  const out = errors(`backends:
+  a: { adress: 127.0.0.1, port: 1, colour: blue }
+healthcheck: {}
+`);
+  assert.deepEqual(out, [
+    "f.yaml:2:6: backends.a.address: required: an IP address such as 127.0.0.1 or ::1",
+    'f.yaml:2:8: backends.a.adress: unknown key "adress" (did you mean "address"?); allowed keys: address, port, healthcheck',
+    'f.yaml:2:36: backends.a.colour: unknown key "colour"; allowed keys: address, port, healthcheck',
+    'f.yaml:3:1: healthcheck: unknown key "healthcheck" (did you mean "healthchecks"?); allowed keys: healthchecks, backends, services, frontends, admin, runtime',
   ]);
 });

@@ -343,7 +343,7 @@ const cases: Case[] = [
     path: "frontend",
     at: ["frontend:\n"],
     message:
-      /unknown key "frontend"; allowed keys: healthchecks, backends, services, frontends, admin, runtime/,
+      /unknown key "frontend" \(did you mean "frontends"\?\); allowed keys: healthchecks, backends, services, frontends, admin, runtime/,
   },
   {
     rule: "entry names are plain identifiers",
