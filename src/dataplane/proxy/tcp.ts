@@ -213,6 +213,9 @@ export class TcpListener implements FrontendListener {
     this.#sweepEvery = every;
     if (every === 0 || this.#stopped !== null) return;
     this.#clock = Date.now();
+    // Stamps taken under another period (or none: the clock stood still) could close a
+    // connection early: a changed timeout counts idleness from now.
+    for (const c of this.#live) c.lastActive = this.#clock;
     this.#sweepTimer = setInterval(() => this.#sweep(), every);
     this.#sweepTimer.unref();
   }

@@ -87,6 +87,24 @@ describe("TCP proxy relay", () => {
     await closed(s);
   });
 
+  it("counts idleness from the update when an idleTimeout is set on a running listener", async () => {
+    const backend = await peer(tcpServer());
+    const spec: FrontendSpec = {
+      backends: [{ name: "b", port: backend.port }],
+      settings: { idleTimeout: 0 },
+    };
+    const { dp, port } = await proxy(spec);
+    const s = await client(port);
+    s.write("x");
+    assert.equal((await readBytes(s, 1)).toString(), "x");
+    await delay(500); // silent, with no timeout configured
+    const updated = Date.now();
+    await dp.apply(desiredState([desiredFrontend({ ...spec, settings: { idleTimeout: 300 } })], 2));
+    await closed(s, 3000);
+    const after = Date.now() - updated;
+    assert.ok(after >= 250, `closed ${after}ms after the update, not at the first sweep`);
+  });
+
   it("keeps a connection whose only traffic comes from the backend open past idleTimeout", async () => {
     let talker: Socket | null = null;
     const backend = await peer(
