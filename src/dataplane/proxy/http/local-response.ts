@@ -1,6 +1,7 @@
 // Responses the proxy writes itself: errors (400, 408, 502, 503, 504...), redirects
 // and fixed responses from routes. Short text bodies that say what happened and
 // never leak internals (no backend addresses, no stack traces).
+import { STATUS_CODES } from "node:http";
 
 const REASONS: Record<number, string> = {
   200: "OK",
@@ -29,8 +30,13 @@ const REASONS: Record<number, string> = {
   505: "HTTP Version Not Supported",
 };
 
+/**
+ * The reason phrase for a status line: ours first (RFC 9110 wording), then Node's
+ * table (418, 425...), else empty, which RFC 9112 allows ("HTTP/1.1 599 ") and which
+ * says less that is wrong than a made-up "Unknown".
+ */
 export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? "Unknown";
+  return REASONS[status] ?? STATUS_CODES[status] ?? "";
 }
 
 /** The text body of a proxy-generated error: the reason and a short hint. */
@@ -48,7 +54,8 @@ const ERROR_TEXT: Record<number, string> = {
 };
 
 export function errorBody(status: number): string {
-  return ERROR_TEXT[status] ?? `${status} ${reasonPhrase(status)}\n`;
+  const phrase = reasonPhrase(status);
+  return ERROR_TEXT[status] ?? (phrase === "" ? `${status}\n` : `${status} ${phrase}\n`);
 }
 
 /**
