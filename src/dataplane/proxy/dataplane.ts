@@ -122,10 +122,8 @@ export class ProxyDataplane implements Dataplane {
         if (action.kind === "update") this.#running.get(name)!.listener.update(f);
         else await this.#start(f);
       } catch (err) {
-        this.#log.error(
-          { frontend: name, err },
-          action.kind === "update" ? "frontend not updated" : "frontend not started",
-        );
+        // Not logged here: the error names the frontend and whoever applied (the
+        // reconciler, a worker's parent) logs it once.
         failures.push(err as Error);
       }
     }

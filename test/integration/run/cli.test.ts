@@ -51,6 +51,33 @@ test("a frontend address already in use fails the start with exit 1", async () =
   assert.match(r.stderr, /could not start/);
 });
 
+test("a busy frontend address is logged once, with code and message and no stack", async () => {
+  const { createServer } = await import("node:net");
+  const busy = createServer();
+  busy.on("error", () => {});
+  await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+  const port = (busy.address() as { port: number }).port;
+  const file = join(dir, "busy-once.yaml");
+  writeFileSync(
+    file,
+    `backends:\n  a: { address: 127.0.0.1, port: 9 }\nservices:\n  s: { pools: [ { name: p, backends: { a: {} } } ] }\nfrontends:\n  f: { listen: 127.0.0.1:${port}, protocol: tcp, service: s }\n`,
+  );
+  const r = await runLodestone(["run", "-c", file]);
+  busy.close();
+  assert.equal(r.code, 1);
+  const address = `127.0.0.1:${port}`;
+  const logLines = r.stdout.split("\n").filter((l) => l.includes(address));
+  assert.equal(logLines.length, 1, `log lines naming ${address}:\n${r.stdout}`);
+  const entry = JSON.parse(logLines[0]) as { level: string; err?: { code?: string; message?: string } };
+  assert.equal(entry.level, "error");
+  assert.equal(entry.err?.code, "LISTEN_FAILED");
+  assert.match(entry.err?.message ?? "", /EADDRINUSE/);
+  assert.doesNotMatch(r.stdout + r.stderr, /"stack"|\n\s+at /);
+  const stderrLines = r.stderr.trim().split("\n");
+  assert.equal(stderrLines.length, 1);
+  assert.match(stderrLines[0], new RegExp(`^lodestone run: could not start: .*${address}`));
+});
+
 function get(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
