@@ -214,6 +214,21 @@ export function parseConfig(text: string, file: string): ConfigResult {
 }
 
 /**
+ * Give issues found outside the loader (start-time checks that need I/O) the same
+ * file:line:column form, by locating their key paths in the config text.
+ */
+export function locateIssues(text: string, file: string, pending: readonly PendingIssue[]): ConfigIssue[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text.replace(/^\uFEFF/, ""), { lineCounter, prettyErrors: false, merge: true });
+  return pending
+    .map((i): ConfigIssue => {
+      const pos = locate(doc, lineCounter, i.path, i.at);
+      return { file, line: pos.line, column: pos.column, path: formatPath(i.path), message: i.message };
+    })
+    .sort(compareIssues);
+}
+
+/**
  * Read and validate a config file. Throws LodestoneError "CONFIG_UNREADABLE" when the
  * file cannot be read (missing, a directory, no permission, too large); invalid content
  * is a normal result with errors.

@@ -27,6 +27,7 @@ import { EventBus } from "./events.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type BackendOverride, Overrides, type WeightOverrideEntry } from "./overrides.ts";
 import { Reconciler } from "./reconciler.ts";
+import { startIssues } from "./start-checks.ts";
 import { Warmup } from "./warmup.ts";
 
 /** Where the configuration comes from: a file, or embedded text (the demo). */
@@ -44,6 +45,11 @@ export interface DaemonOptions {
   ) => Dataplane[] | Promise<Dataplane[]>;
   /** Abort a start still in warmup (a stop signal arrived): start() rejects with START_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * Also refuse (ConfigInvalidError) what only a start checks, as `lodestone validate`
+   * does: an admin token that cannot be read. Off for embedders that bring their own token.
+   */
+  startChecks?: boolean;
 }
 
 /**
@@ -220,6 +226,10 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const result = await Daemon.loadSource(options.source);
     if (!result.ok) throw new ConfigInvalidError(result.errors);
+    if (options.startChecks) {
+      const issues = await startIssues(options.source, result.config);
+      if (issues.length > 0) throw new ConfigInvalidError(issues);
+    }
     const log = options.logger ?? createLogger(result.config.runtime.logLevel);
     // The dataplanes exist before the daemon: the hooks reach it once it is built.
     let daemon: Daemon | undefined;

@@ -136,6 +136,7 @@ async function start(
   const options: DaemonOptions = {
     source: opts.demo ? { text: demoConfig(ports), file: DEMO_CONFIG_FILE } : { path: opts.config },
     signal,
+    startChecks: true,
   };
   let daemon: Daemon;
   try {

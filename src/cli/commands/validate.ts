@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { formatIssue, loadConfigFile } from "../../config/index.ts";
 import type { Config } from "../../config/types.ts";
+import { startIssues } from "../../control/start-checks.ts";
 import { LodestoneError } from "../../errors.ts";
 
 export function summary(config: Config): string {
@@ -24,12 +25,14 @@ export async function validate(
 ): Promise<number> {
   try {
     const result = await loadConfigFile(file);
-    if (result.ok) {
+    // What `lodestone run` would also refuse at start (an unreadable admin token).
+    const errors = result.ok ? await startIssues({ path: file }, result.config) : result.errors;
+    if (result.ok && errors.length === 0) {
       out(`${file}: ok (${summary(result.config)})\n`);
       return 0;
     }
-    for (const issue of result.errors) err(`${formatIssue(issue)}\n`);
-    err(`${file}: ${result.errors.length} error${result.errors.length === 1 ? "" : "s"}\n`);
+    for (const issue of errors) err(`${formatIssue(issue)}\n`);
+    err(`${file}: ${errors.length} error${errors.length === 1 ? "" : "s"}\n`);
     return 1;
   } catch (e) {
     if (e instanceof LodestoneError) {
