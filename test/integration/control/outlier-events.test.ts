@@ -4,51 +4,30 @@
 // from worker processes.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { pino } from "pino";
 import { Daemon } from "../../../src/control/daemon.ts";
 import type { ControlEvent } from "../../../src/control/events.ts";
+import { getStatus as get, outlierConfig, type StatusBackend, statusBackend } from "../../helpers/outlier.ts";
 import { freePort } from "../../helpers/ports.ts";
 import { waitFor } from "../../helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-outlier-"));
-const servers: Server[] = [];
+const backends: StatusBackend[] = [];
 const daemons: Daemon[] = [];
 
 after(async () => {
   for (const d of daemons) await d.stop();
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(() => r(undefined)));
-  }
+  for (const b of backends) await b.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** An HTTP backend that answers every request with `status` and its name. */
 async function httpBackend(name: string, status: number): Promise<number> {
-  const server = createServer((_req, res) => {
-    res.writeHead(status, { "content-type": "text/plain" });
-    res.end(name);
-  });
-  server.on("clientError", (_err, sock) => sock.destroy());
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return (server.address() as { port: number }).port;
-}
-
-function get(port: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? null));
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(null));
-    req.end();
-  });
+  const backend = await statusBackend(name, status);
+  backends.push(backend);
+  return backend.port;
 }
 
 async function startDaemon(workers: number): Promise<{ daemon: Daemon; port: number }> {
@@ -60,21 +39,7 @@ async function startDaemon(workers: number): Promise<{ daemon: Daemon; port: num
     const file = join(dir, `w${workers}-${attempt}.yaml`);
     writeFileSync(
       file,
-      `backends:
-  bad: { address: 127.0.0.1, port: ${bad} }
-  good: { address: 127.0.0.1, port: ${good} }
-services:
-  web: { algorithm: round-robin, pools: [ { name: main, backends: { bad: {}, good: {} } } ] }
-frontends:
-  www:
-    listen: 127.0.0.1:${port}
-    protocol: http
-    service: web
-    http:
-      retries: 0
-      outlier-detection: { consecutive-errors: 2, base-ejection-time: 300ms, max-ejected-percent: 50 }
-runtime: { workers: ${workers}, drain-timeout: 1s, log-level: error }
-`,
+      outlierConfig({ bad, good, port, ejectionTime: "300ms", workers, logLevel: "error" }),
     );
     try {
       const daemon = await Daemon.start({ source: { path: file }, logger: pino({ level: "silent" }) });

@@ -2,9 +2,9 @@
 // http frontend's outlier detection inside a worker, and `lodestone watch events
 // --type backend-ejected` (the admin API's event filter) shows it.
 import assert from "node:assert/strict";
-import { createServer, request, type Server } from "node:http";
 import { after, test } from "node:test";
 import { LodestoneCommand } from "../../helpers/lodestone-cli.ts";
+import { getStatus as get, outlierConfig, statusBackend } from "../../helpers/outlier.ts";
 import { parsePrometheus, sampleValue } from "../../helpers/prom-parse.ts";
 import { waitFor } from "../../helpers/wait.ts";
 import { Cleanup, startLodestoneOnFreePorts } from "./helpers.ts";
@@ -13,29 +13,9 @@ const cleanup = new Cleanup();
 after(() => cleanup.run());
 
 async function httpBackend(name: string, status: number): Promise<number> {
-  const server: Server = createServer((_req, res) => {
-    res.writeHead(status, { "content-type": "text/plain" });
-    res.end(name);
-  });
-  server.on("clientError", (_err, sock) => sock.destroy());
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  cleanup.add(`backend ${name}`, () => {
-    server.closeAllConnections();
-    return new Promise((r) => server.close(() => r(undefined)));
-  });
-  return (server.address() as { port: number }).port;
-}
-
-function get(port: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? null));
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(null));
-    req.end();
-  });
+  const backend = await statusBackend(name, status);
+  cleanup.add(`backend ${name}`, () => backend.close());
+  return backend.port;
 }
 
 test("a worker's outlier ejection is shown by watch events --type backend-ejected", async () => {
@@ -44,23 +24,8 @@ test("a worker's outlier ejection is shown by watch events --type backend-ejecte
   const {
     lb,
     ports: [port],
-  } = await startLodestoneOnFreePorts(
-    cleanup,
-    ([p]) => `backends:
-  bad: { address: 127.0.0.1, port: ${bad} }
-  good: { address: 127.0.0.1, port: ${good} }
-services:
-  web: { algorithm: round-robin, pools: [ { name: main, backends: { bad: {}, good: {} } } ] }
-frontends:
-  www:
-    listen: 127.0.0.1:${p}
-    protocol: http
-    service: web
-    http:
-      retries: 0
-      outlier-detection: { consecutive-errors: 2, base-ejection-time: 30s, max-ejected-percent: 50 }
-runtime: { workers: 2, drain-timeout: 1s, log-level: info }
-`,
+  } = await startLodestoneOnFreePorts(cleanup, ([p]) =>
+    outlierConfig({ bad, good, port: p, ejectionTime: "30s", workers: 2, logLevel: "info" }),
   );
   const watch = new LodestoneCommand([
     "watch",
