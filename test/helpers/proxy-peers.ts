@@ -3,6 +3,8 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+import { ProxyDataplane } from "../../src/dataplane/proxy/dataplane.ts";
+import { desiredFrontend, desiredState, type FrontendSpec } from "./desired.ts";
 
 export interface TcpPeer {
   server: Server;
@@ -225,6 +227,56 @@ server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
       Atomics.notify(release, 0);
       for (const s of fillers) s.destroy();
       await worker.terminate();
+    },
+  };
+}
+
+/**
+ * The setup the proxy dataplane tests share: peers, dataplanes and clients that are
+ * all torn down (newest first) by close(), which the test file calls from `after`.
+ */
+export interface ProxyRig {
+  /** Run `fn` at close(). */
+  defer(fn: () => Promise<void> | void): void;
+  /** A peer that close() closes. */
+  peer(p: Promise<TcpPeer>): Promise<TcpPeer>;
+  /** A dataplane with no frontends yet, stopped at close(). */
+  dataplane(drainTimeout?: number): ProxyDataplane;
+  /** A dataplane with one frontend "fe" (default settings); it and the port it listens on. */
+  proxy(spec: FrontendSpec): Promise<{ dp: ProxyDataplane; port: number }>;
+  /** A connected client socket on 127.0.0.1:`port`, destroyed at close(). */
+  client(port: number): Promise<Socket>;
+  close(): Promise<void>;
+}
+
+export function proxyRig(): ProxyRig {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const defer = (fn: () => Promise<void> | void) => void cleanups.push(fn);
+  return {
+    defer,
+    peer: async (p) => {
+      const server = await p;
+      defer(() => server.close());
+      return server;
+    },
+    dataplane: (drainTimeout = 10000) => {
+      const dp = new ProxyDataplane({ drainTimeout });
+      defer(() => dp.stop(0));
+      return dp;
+    },
+    proxy: async (spec) => {
+      const dp = new ProxyDataplane();
+      defer(() => dp.stop(0));
+      await dp.apply(desiredState([desiredFrontend(spec)]));
+      return { dp, port: dp.address("fe")!.port };
+    },
+    client: async (port) => {
+      const s = await connectTo(port);
+      defer(() => void s.destroy());
+      return s;
+    },
+    close: async () => {
+      for (const fn of cleanups.reverse()) await fn();
     },
   };
 }

@@ -7,29 +7,16 @@ import {
   closed,
   connectTo,
   namedServer,
+  proxyRig,
   readBytes,
   readLine,
-  type TcpPeer,
   tcpServer,
 } from "../../helpers/proxy-peers.ts";
 import { delay } from "../../helpers/wait.ts";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-
-async function peer(p: Promise<TcpPeer>): Promise<TcpPeer> {
-  const server = await p;
-  cleanups.push(() => server.close());
-  return server;
-}
-
-function dataplane(drainTimeout = 10000): ProxyDataplane {
-  const dp = new ProxyDataplane({ drainTimeout });
-  cleanups.push(() => dp.stop(0));
-  return dp;
-}
+const rig = proxyRig();
+after(() => rig.close());
+const { defer, peer, dataplane } = rig;
 
 async function refused(port: number): Promise<boolean> {
   try {
@@ -85,7 +72,7 @@ describe("ProxyDataplane.apply", () => {
     await dp.apply(state);
     const port = dp.address("fe")!.port;
     const held = await connectTo(port);
-    cleanups.push(() => void held.destroy());
+    defer(() => void held.destroy());
     assert.equal(await readLine(held), "a");
     await dp.apply(state);
     assert.equal(dp.address("fe")!.port, port);
@@ -104,7 +91,7 @@ describe("ProxyDataplane.apply", () => {
     const first = await freePort();
     await dp.apply(desiredState([desiredFrontend(spec(first))]));
     const held = await connectTo(first);
-    cleanups.push(() => void held.destroy());
+    defer(() => void held.destroy());
     assert.equal(await readLine(held), "a");
     const second = await freePort();
     await dp.apply(desiredState([desiredFrontend(spec(second))], 2));

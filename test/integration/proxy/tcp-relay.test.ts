@@ -4,34 +4,13 @@
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { after, describe, it } from "node:test";
-import { ProxyDataplane } from "../../../src/dataplane/proxy/dataplane.ts";
 import { desiredFrontend, desiredState, type FrontendSpec } from "../../helpers/desired.ts";
-import { closed, connectTo, readBytes, type TcpPeer, tcpServer } from "../../helpers/proxy-peers.ts";
+import { closed, proxyRig, readBytes, tcpServer } from "../../helpers/proxy-peers.ts";
 import { delay, waitFor } from "../../helpers/wait.ts";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-
-async function peer(p: Promise<TcpPeer>): Promise<TcpPeer> {
-  const server = await p;
-  cleanups.push(() => server.close());
-  return server;
-}
-
-async function proxy(spec: FrontendSpec): Promise<{ dp: ProxyDataplane; port: number }> {
-  const dp = new ProxyDataplane();
-  cleanups.push(() => dp.stop(0));
-  await dp.apply(desiredState([desiredFrontend(spec)]));
-  return { dp, port: dp.address("fe")!.port };
-}
-
-async function client(port: number): Promise<Socket> {
-  const s = await connectTo(port);
-  cleanups.push(() => void s.destroy());
-  return s;
-}
+const rig = proxyRig();
+after(() => rig.close());
+const { peer, proxy, client } = rig;
 
 /** Everything a socket receives until it ends. */
 function readAll(s: Socket): Promise<Buffer> {

@@ -10,40 +10,17 @@ import {
   closed,
   connectTo,
   namedServer,
+  proxyRig,
   readBytes,
   readLine,
-  type TcpPeer,
   tcpServer,
   unresponsivePort,
 } from "../../helpers/proxy-peers.ts";
 import { delay, waitFor } from "../../helpers/wait.ts";
 
-const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-
-async function peer(p: Promise<TcpPeer>): Promise<TcpPeer> {
-  const server = await p;
-  cleanups.push(() => server.close());
-  return server;
-}
-
-/** A proxy with one tcp frontend "fe"; returns it and the port it listens on. */
-async function proxy(spec: FrontendSpec): Promise<{ dp: ProxyDataplane; port: number }> {
-  const dp = new ProxyDataplane();
-  cleanups.push(() => dp.stop(0));
-  await dp.apply(desiredState([desiredFrontend(spec)]));
-  const port = dp.address("fe")!.port;
-  return { dp, port };
-}
-
-function client(port: number): Promise<Socket> {
-  return connectTo(port).then((s) => {
-    cleanups.push(() => void s.destroy());
-    return s;
-  });
-}
+const rig = proxyRig();
+after(() => rig.close());
+const { defer, peer, proxy, client } = rig;
 
 /** Connect, read the backend's name line, close. */
 async function whoServes(port: number): Promise<string> {
@@ -121,7 +98,7 @@ describe("TCP proxy", () => {
     const http = createHttpServer((req, res) => res.end(`you asked for ${req.url}`));
     http.listen(0, "127.0.0.1");
     await once(http, "listening");
-    cleanups.push(() => new Promise<void>((r) => http.close(() => r())));
+    defer(() => new Promise<void>((r) => http.close(() => r())));
     http.closeIdleConnections();
     const { port } = await proxy({ backends: [{ name: "web", port: (http.address() as AddressInfo).port }] });
     const body = await new Promise<string>((resolve, reject) => {
@@ -215,7 +192,7 @@ describe("TCP proxy", () => {
 
   it("gives up on a backend that does not answer within connectTimeout and tries the next", async () => {
     const hole = await unresponsivePort();
-    cleanups.push(() => hole.close());
+    defer(() => hole.close());
     const alive = await peer(namedServer("alive"));
     const { dp, port } = await proxy({
       algorithm: "round-robin",
@@ -416,7 +393,7 @@ describe("TCP proxy", () => {
     }
     const backend = await peer(tcpServer(() => {}));
     const dp = new ProxyDataplane();
-    cleanups.push(() => dp.stop(0));
+    defer(() => dp.stop(0));
     await dp.apply(
       desiredState([
         desiredFrontend({
@@ -428,7 +405,7 @@ describe("TCP proxy", () => {
     );
     const port = dp.address("fe")!.port;
     const s = await connectTo(port, "::1");
-    cleanups.push(() => void s.destroy());
+    defer(() => void s.destroy());
     s.write("six");
     await waitFor(() => Buffer.concat(backend.received[0] ?? []).includes("six"), 2000, "payload");
     assert.equal(
