@@ -89,6 +89,16 @@ function alive(sock: Socket, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
+/** A backend's state as the daemon reports it. */
+function stateOf(name: string): string | undefined {
+  return daemon.status().backends.find((x) => x.name === name)?.state;
+}
+
+/** Wait (3s at most) until the daemon reports the backend up. */
+async function untilUp(name: string): Promise<void> {
+  await waitFor(() => stateOf(name) === "up", 3000, `${name} up`, 20);
+}
+
 describe("Daemon operator actions", () => {
   test("status() reports frontends, services with active pool and weights, and backends", () => {
     const s = daemon.status();
@@ -157,15 +167,10 @@ describe("Daemon operator actions", () => {
     daemon.disable("b", { flush: true });
     await daemon.settled();
     await closed;
-    assert.equal(daemon.status().backends.find((x) => x.name === "b")?.state, "disabled");
+    assert.equal(stateOf("b"), "disabled");
     daemon.enable("b");
     // Back to unknown; the next probe (interval 100ms, rise 1) takes it up.
-    await waitFor(
-      () => daemon.status().backends.find((x) => x.name === "b")?.state === "up",
-      3000,
-      "b up",
-      20,
-    );
+    await untilUp("b");
     await daemon.settled();
     assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
   });
@@ -178,13 +183,8 @@ describe("Daemon operator actions", () => {
     assert.deepEqual([member.state, member.effectiveWeight], ["paused", 100]);
     assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
     daemon.resume("a");
-    await waitFor(
-      () => daemon.status().backends.find((x) => x.name === "a")?.state === "up",
-      3000,
-      "a up",
-      20,
-    );
-    assert.equal(daemon.status().backends.find((x) => x.name === "a")?.state, "up");
+    await untilUp("a");
+    assert.equal(stateOf("a"), "up");
   });
 
   test("operator actions on unknown names throw LodestoneError with a code", () => {
@@ -214,12 +214,7 @@ describe("Daemon reload", () => {
     assert.deepEqual(r.diff.backends.added, ["c"]);
     assert.deepEqual(r.droppedOverrides, []);
     // c needs one probe (rise 1) after the reload.
-    await waitFor(
-      () => daemon.status().backends.find((x) => x.name === "c")?.state === "up",
-      3000,
-      "c up",
-      20,
-    );
+    await untilUp("c");
     await daemon.settled();
     assert.deepEqual(await tally(port, 6), { b: 3, c: 3 });
     const events = daemon.events.since(0).filter((e) => e.type === "reload");
@@ -254,16 +249,11 @@ describe("Daemon reload", () => {
       assert.equal(r.ok, true);
       if (!r.ok) return;
       assert.deepEqual(r.diff.backends.changed, ["c"]);
-      assert.equal(daemon.status().backends.find((x) => x.name === "c")?.state, "disabled");
+      assert.equal(stateOf("c"), "disabled");
       await daemon.settled();
       assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
       daemon.enable("c");
-      await waitFor(
-        () => daemon.status().backends.find((x) => x.name === "c")?.state === "up",
-        3000,
-        "c up",
-        20,
-      );
+      await untilUp("c");
       await daemon.settled();
       const before = moved.connections;
       const counts = await tally(port, 6);
