@@ -26,6 +26,18 @@ const lodestoneOn = (
   until?: (p: LodestoneProcess, port: number) => Promise<unknown>,
 ) => startLodestoneOnFreePort(cleanup, build, until);
 
+/** `lodestone run` in front of one backend "a" (weight 100), with the given runtime line. */
+async function lodestoneOnA(
+  runtime: string,
+  until?: (p: LodestoneProcess, port: number) => Promise<unknown>,
+) {
+  const [a] = await backends("a");
+  return lodestoneOn(
+    (p) => yamlConfig({ frontendPort: p, ports: backendPorts([a]), pools: [["main", { a: 100 }]], runtime }),
+    until,
+  );
+}
+
 /** A client connection through the balancer that has read its greeting. */
 function openClient(port: number): Promise<{ sock: Socket; greeting: string }> {
   return new Promise((resolve, reject) => {
@@ -112,15 +124,7 @@ describe("lodestone run: reload (SIGHUP)", () => {
 
 describe("lodestone run: graceful stop (SIGTERM)", () => {
   test("stops accepting, lets an open connection finish, then exits 0", async () => {
-    const [a] = await backends("a");
-    const { lb, port } = await lodestoneOn((p) =>
-      yamlConfig({
-        frontendPort: p,
-        ports: backendPorts([a]),
-        pools: [["main", { a: 100 }]],
-        runtime: "runtime: { drain-timeout: 5s }",
-      }),
-    );
+    const { lb, port } = await lodestoneOnA("runtime: { drain-timeout: 5s }");
     await lb.ready();
     const { sock, greeting } = await openClient(port);
     sock.on("error", () => {});
@@ -140,15 +144,7 @@ describe("lodestone run: graceful stop (SIGTERM)", () => {
   });
 
   test("cuts connections still open at the drain timeout and exits 0", async () => {
-    const [a] = await backends("a");
-    const { lb, port } = await lodestoneOn((p) =>
-      yamlConfig({
-        frontendPort: p,
-        ports: backendPorts([a]),
-        pools: [["main", { a: 100 }]],
-        runtime: "runtime: { drain-timeout: 300ms }",
-      }),
-    );
+    const { lb, port } = await lodestoneOnA("runtime: { drain-timeout: 300ms }");
     await lb.ready();
     const { sock } = await openClient(port);
     sock.on("error", () => {});
@@ -163,16 +159,8 @@ describe("lodestone run: graceful stop (SIGTERM)", () => {
 
 describe("lodestone run: warmup", () => {
   test("SIGTERM during warmup ends the start cleanly with exit 0", async () => {
-    const [a] = await backends("a");
-    const { lb } = await lodestoneOn(
-      (p) =>
-        yamlConfig({
-          frontendPort: p,
-          ports: backendPorts([a]),
-          pools: [["main", { a: 100 }]],
-          runtime: "runtime: { warmup: { min-delay: 10s, max-wait: 10s } }",
-        }),
-      (p) => p.waitForMsg("starting"),
+    const { lb } = await lodestoneOnA("runtime: { warmup: { min-delay: 10s, max-wait: 10s } }", (p) =>
+      p.waitForMsg("starting"),
     );
     await lb.waitForMsg("starting");
     const t0 = Date.now();
@@ -215,24 +203,14 @@ describe("lodestone run: warmup", () => {
   });
 
   test("min-delay holds programming (the listener is not bound) until it has passed", async () => {
-    const [a] = await backends("a");
     let held = 0;
-    const { port } = await lodestoneOn(
-      (p) =>
-        yamlConfig({
-          frontendPort: p,
-          ports: backendPorts([a]),
-          pools: [["main", { a: 100 }]],
-          runtime: "runtime: { warmup: { min-delay: 1500ms } }",
-        }),
-      async (lb, port) => {
-        const starting = await lb.waitForMsg("starting");
-        assert.equal(await whoAnswers(port), null, "nothing listens during warmup");
-        const ready = await lb.ready();
-        held = Date.parse(String(ready.time)) - Date.parse(String(starting.time));
-        await lb.waitForMsg("admin API listening");
-      },
-    );
+    const { port } = await lodestoneOnA("runtime: { warmup: { min-delay: 1500ms } }", async (lb, port) => {
+      const starting = await lb.waitForMsg("starting");
+      assert.equal(await whoAnswers(port), null, "nothing listens during warmup");
+      const ready = await lb.ready();
+      held = Date.parse(String(ready.time)) - Date.parse(String(starting.time));
+      await lb.waitForMsg("admin API listening");
+    });
     assert.ok(held >= 1400, `programmed after ${held}ms`);
     assert.equal(await whoAnswers(port), "a");
   });
