@@ -185,6 +185,9 @@ describe("HealthChecker against real servers", () => {
     assert.equal(one.all().length, 1);
     await new Promise((r) => setTimeout(r, 400));
     one.stop();
+    // A probe reports once its side of the connection is up; the server may see the
+    // accept a moment later, so let the server's count catch up before comparing.
+    await waitFor(() => srv.connections() >= probes.shared!, 2000, "the server to see every probe");
     const sharedConnections = srv.connections();
     // stop() may abort one probe whose connection the server already accepted: its
     // result is dropped, so connections can exceed reported probes by that one.
@@ -204,8 +207,13 @@ describe("HealthChecker against real servers", () => {
     two.sync([backend("twin1", srv.port, "tcp"), backend("twin2", srv.port, "tcp")], checks(check));
     await new Promise((r) => setTimeout(r, 400));
     two.stop();
-    const twinConnections = srv.connections() - sharedConnections;
     const twinProbes = probes.twin1! + probes.twin2!;
+    await waitFor(
+      () => srv.connections() - sharedConnections >= twinProbes,
+      2000,
+      "the server to see every twin probe",
+    );
+    const twinConnections = srv.connections() - sharedConnections;
     assert.ok(
       twinConnections >= twinProbes && twinConnections <= twinProbes + 2,
       `${twinConnections} connections for ${twinProbes} probes of two targets`,
