@@ -18,6 +18,7 @@ import {
 import { Duplex } from "node:stream";
 import type { ConnectionOptions } from "node:tls";
 import { ChunkedDecoder, DEFAULT_CHUNKED_LIMITS } from "./chunked.ts";
+import { addH2Fields } from "./h2.ts";
 import { DEFAULT_HEAD_LIMITS, HeadScanner } from "./head-scanner.ts";
 import { reasonPhrase } from "./local-response.ts";
 import { parseRequestHead, type RequestHead } from "./message-head.ts";
@@ -43,15 +44,7 @@ export function h2RequestHeaders(req: RequestHead, scheme: string, authority: st
     ":scheme": scheme,
     ":authority": req.host !== "" ? req.host : authority,
   };
-  const h = req.headers;
-  for (let i = 0; i < h.length; i += 2) {
-    const name = h[i].toLowerCase();
-    if (NOT_IN_H2.has(name)) continue;
-    const prev = out[name];
-    if (prev === undefined) out[name] = h[i + 1];
-    else if (Array.isArray(prev)) prev.push(h[i + 1]);
-    else out[name] = [String(prev), h[i + 1]];
-  }
+  addH2Fields(out, req.headers, NOT_IN_H2);
   // TE is hop-by-hop, so the client's never reaches here; gRPC servers expect
   // "te: trailers" (the one TE value HTTP/2 allows), so gRPC requests get it back.
   if (hasToken(req.headers, "content-type", "application/grpc")) out.te = "trailers";

@@ -77,16 +77,27 @@ export function h1RequestHead(
 /** HTTP/1.1 response fields as HTTP/2 headers (lowercase names, repeats as arrays). */
 export function h2ResponseHeaders(res: ResponseHead): Record<string, string | string[] | number> {
   const out: Record<string, string | string[] | number> = { ":status": res.status };
-  const h = res.headers;
-  for (let i = 0; i < h.length; i += 2) {
-    const name = h[i].toLowerCase();
-    if (NOT_IN_H2.has(name)) continue;
-    const prev = out[name];
-    if (prev === undefined) out[name] = h[i + 1];
-    else if (Array.isArray(prev)) prev.push(h[i + 1]);
-    else out[name] = [String(prev), h[i + 1]];
-  }
+  addH2Fields(out, res.headers, NOT_IN_H2);
   return out;
+}
+
+/**
+ * Adds HTTP/1.1 fields (a flat [name, value, ...] list) to HTTP/2 headers: names
+ * lowercased, those in `skip` left out, repeated fields gathered into an array.
+ */
+export function addH2Fields(
+  out: Record<string, string | string[] | number | undefined>,
+  fields: readonly string[],
+  skip: ReadonlySet<string>,
+): void {
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i].toLowerCase();
+    if (skip.has(name)) continue;
+    const prev = out[name];
+    if (prev === undefined) out[name] = fields[i + 1];
+    else if (Array.isArray(prev)) prev.push(fields[i + 1]);
+    else out[name] = [String(prev), fields[i + 1]];
+  }
 }
 
 function isGrpc(res: ResponseHead): boolean {
