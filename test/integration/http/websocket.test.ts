@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import { desiredFrontend, rawRequest, startProxy, statusLines } from "./harness.ts";
+import { acceptWebSocket } from "./ws-echo.ts";
 
 /** A minimal WebSocket echo server (RFC 6455): text frames under 64 KiB, echoed back. */
 function startEchoServer(): Promise<{ server: Server; port: number; upgrades: string[] }> {
@@ -16,41 +16,7 @@ function startEchoServer(): Promise<{ server: Server; port: number; upgrades: st
   server.on("upgrade", (req, socket: Socket, head: Buffer) => {
     socket.on("error", () => {});
     upgrades.push(`${req.headers.connection}|${req.headers.upgrade}|${req.headers["x-forwarded-for"]}`);
-    const accept = createHash("sha1")
-      .update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-      .digest("base64");
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    let buf = head;
-    socket.on("data", (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        if (buf.length < 2) return;
-        const opcode = buf[0] & 0x0f;
-        let len = buf[1] & 0x7f;
-        let off = 2;
-        if (len === 126) {
-          if (buf.length < 4) return;
-          len = buf.readUInt16BE(2);
-          off = 4;
-        }
-        if (buf.length < off + 4 + len) return;
-        const mask = buf.subarray(off, off + 4);
-        const payload = Buffer.from(buf.subarray(off + 4, off + 4 + len));
-        for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i & 3];
-        buf = buf.subarray(off + 4 + len);
-        if (opcode === 0x8) {
-          socket.end(Buffer.from([0x88, 0]));
-          return;
-        }
-        const header =
-          len < 126
-            ? Buffer.from([0x80 | opcode, len])
-            : Buffer.from([0x80 | opcode, 126, len >> 8, len & 0xff]);
-        socket.write(Buffer.concat([header, payload]));
-      }
-    });
+    acceptWebSocket(socket, String(req.headers["sec-websocket-key"]), head);
   });
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () =>

@@ -570,13 +570,23 @@ export class ClientConnection implements UpstreamOwner {
     const counters = fe.backendCounters(b.name);
     counters.connectionsTotal++;
     counters.connectionsActive++;
-    const reused = fresh ? null : fe.pool.acquire(b.name, this, fe.idleTimeout);
+    // An upgrade to an h2 backend takes a dedicated HTTP/1.1 connection: never one
+    // from the pool (HTTP/2 virtual connections) and never parked there afterwards.
+    const dedicated = this.req!.upgrade !== "" && fe.transport.h2 !== null;
+    if (dedicated) this.upstreamDirty = true;
+    const reused = fresh || dedicated ? null : fe.pool.acquire(b.name, this, fe.idleTimeout);
     if (reused !== null) {
       this.upstream = reused;
       this.sendHead();
       return;
     }
-    this.upstream = new Upstream(b.name, b.address, b.port, this, fe.transport);
+    this.upstream = new Upstream(
+      b.name,
+      b.address,
+      b.port,
+      this,
+      dedicated ? fe.upgradeTransport : fe.transport,
+    );
     fe.counters.upstreamConnections++;
     this.setTimer(T_CONNECT, fe.connectTimeout);
   }

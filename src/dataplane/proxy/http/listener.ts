@@ -231,6 +231,12 @@ export class HttpListener implements FrontendListener {
   private stickyKey = "null";
   /** How backends are reached (TLS, HTTP/2); replaced when upstream settings change. */
   transport: UpstreamTransport = PLAIN_TRANSPORT;
+  /**
+   * How an HTTP/1.1 Upgrade (WebSocket) reaches a backend: the same as `transport`
+   * except that an h2 transport becomes a dedicated HTTP/1.1 connection (same TLS
+   * verify/SNI/CA), since few backends implement WebSocket over HTTP/2 (RFC 8441).
+   */
+  upgradeTransport: UpstreamTransport = PLAIN_TRANSPORT;
   private transportKey = "";
 
   private applyTransport(http: HttpSettings): void {
@@ -254,6 +260,7 @@ export class HttpListener implements FrontendListener {
       }
     }
     this.transport = { tls, h2: http.upstream === "h2" ? new H2Sessions() : null };
+    this.upgradeTransport = this.transport.h2 === null ? this.transport : { tls, h2: null };
     this.transportKey = key;
     // Idle connections of the old kind must not be reused; busy ones finish.
     this.pool.closeIdle();
