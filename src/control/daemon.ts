@@ -377,7 +377,16 @@ export class Daemon {
       for (const b of fe.backends) {
         const o = old.get(b.name);
         const from = o ? o.weight : 0;
-        if (from !== b.weight || (o && o.flush !== b.flush)) {
+        if (from === b.weight) {
+          // Only the flush flag moved (e.g. it clears once a flushed backend stays at 0):
+          // no traffic moved, so no weight-change event; the log keeps the detail.
+          if (o && o.flush !== b.flush) {
+            this.log.debug(
+              { frontend: fe.name, backend: b.name, weight: b.weight, flush: b.flush },
+              b.flush ? "flush: open connections end" : "flush cleared: drain",
+            );
+          }
+        } else {
           this.log.info(
             { frontend: fe.name, backend: b.name, from, to: b.weight, flush: b.flush },
             "weight change",

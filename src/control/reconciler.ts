@@ -6,6 +6,11 @@
 //
 // Applies are serialized (one at a time, in order) and bursts coalesce: triggers that
 // arrive while a reconcile is pending or running produce at most one more.
+//
+// A dataplane may refuse part of a state (a frontend whose port is taken). What the
+// reconciler remembers, logs and reports is only what was applied: a frontend that
+// failed keeps its previous entry (or none), so nobody is told about traffic that never
+// moved, and the next trigger tries it again.
 import { isDeepStrictEqual } from "node:util";
 import type { Dataplane } from "../dataplane/types.ts";
 import type { DesiredState } from "../model/desired.ts";
@@ -21,8 +26,12 @@ export interface ReconcilerOptions {
   compute: (version: number) => DesiredState;
   dataplanes: readonly Dataplane[];
   log?: ReconcileLog;
-  /** Called after each new desired state was handed to the dataplanes (successfully or not). */
-  onApplied?: (next: DesiredState, previous: DesiredState | undefined, errors: Error[]) => void;
+  /**
+   * Called after each reconcile that applied something: `applied` is what the
+   * dataplanes took (failed frontends left as they were), `errors` what they refused.
+   * Not called when nothing at all was applied.
+   */
+  onApplied?: (applied: DesiredState, previous: DesiredState | undefined, errors: Error[]) => void;
 }
 
 export class Reconciler {
@@ -40,7 +49,7 @@ export class Reconciler {
     this.#opts = options;
   }
 
-  /** The last desired state handed to the dataplanes, if any. */
+  /** The desired state the dataplanes hold (as far as they took it), if any. */
   get current(): DesiredState | undefined {
     return this.#last;
   }
@@ -136,17 +145,61 @@ export class Reconciler {
         log?.error({ err, dataplane: this.#opts.dataplanes[i].name, version: next.version }, "apply failed");
       }
     });
-    // The new state is the reference from now on even if a dataplane refused part of
-    // it: re-applying the same state in a loop would not fix a port already in use.
-    this.#last = next;
     this.#lastErrors = errors;
+    const applied = appliedPart(next, previous, errors);
+    if (applied === null) {
+      // Nothing can be attributed: say so and keep the last state as the reference,
+      // so the next trigger tries again (a trigger, not a loop: no retry storm).
+      log?.error({ version: next.version, reasons }, "desired state not applied");
+      return;
+    }
+    this.#last = applied.state;
     this.#applies++;
-    log?.info({ version: next.version, reasons }, "applied desired state");
+    if (applied.failed.length === 0) log?.info({ version: next.version, reasons }, "applied desired state");
+    else {
+      log?.error(
+        { version: next.version, reasons, failedFrontends: applied.failed },
+        `applied desired state except frontend(s) ${applied.failed.join(", ")}`,
+      );
+    }
     try {
-      this.#opts.onApplied?.(next, previous, errors);
+      this.#opts.onApplied?.(applied.state, previous, errors);
     } catch (err) {
       // Reporting must never stop reconciling.
       log?.error({ err }, "onApplied failed");
     }
   }
+}
+
+/** Frontend names an error message attributes a failure to (`frontend "NAME": ...`). */
+const FAILED_FRONTEND = /frontend "([^"]+)"/g;
+
+/**
+ * The part of `next` the dataplanes took, given what they refused. Dataplanes name the
+ * frontend in each error (`frontend "www": cannot listen ...`, also across worker IPC,
+ * where only code and message survive); a failed frontend keeps its `previous` entry,
+ * or is absent when it had none. null when an error names no frontend of `next`: then
+ * nothing is known to have applied. Pure.
+ */
+export function appliedPart(
+  next: DesiredState,
+  previous: DesiredState | undefined,
+  errors: readonly Error[],
+): { state: DesiredState; failed: string[] } | null {
+  if (errors.length === 0) return { state: next, failed: [] };
+  const failed = new Set<string>();
+  for (const err of errors) {
+    const named = [...err.message.matchAll(FAILED_FRONTEND)]
+      .map((m) => m[1])
+      .filter((name) => Object.hasOwn(next.frontends, name));
+    if (named.length === 0) return null;
+    for (const name of named) failed.add(name);
+  }
+  const frontends = { ...next.frontends };
+  for (const name of failed) {
+    const before = previous?.frontends[name];
+    if (before === undefined) delete frontends[name];
+    else frontends[name] = before;
+  }
+  return { state: { version: next.version, frontends }, failed: [...failed].sort() };
 }

@@ -158,6 +158,7 @@ describe("Daemon operator actions", () => {
   });
 
   test("disable drains by default and flushes when asked; enable brings it back", async () => {
+    const seen = daemon.events.lastId;
     const held = await connectionTo("b");
     daemon.disable("b");
     await daemon.settled();
@@ -173,6 +174,15 @@ describe("Daemon operator actions", () => {
     await untilUp("b");
     await daemon.settled();
     assert.deepEqual(await tally(port, 4), { a: 2, b: 2 });
+    // Only real weight moves are weight-change events: the flush flag setting (disable
+    // --flush at weight 0) and clearing (enable, still 0 while unknown) is no "0 -> 0".
+    const weights = daemon.events
+      .since(seen)
+      .flatMap((e) => (e.type === "weight-change" && e.backend === "b" ? [[e.from, e.to]] : []));
+    assert.deepEqual(weights, [
+      [100, 0],
+      [0, 100],
+    ]);
   });
 
   test("pause while up keeps the backend serving; resume probes again", async () => {
