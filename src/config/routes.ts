@@ -47,6 +47,16 @@ export interface ForwardAction {
   service: string;
   /** Replace the matched path-prefix with this prefix before forwarding. */
   rewritePrefix?: string;
+  /** Per-route backend connect timeout, ms; absent = the frontend's connect-timeout. */
+  connectTimeout?: number;
+  /** Per-route connect retries (other backends after a failed connect); absent = the frontend's. */
+  connectRetries?: number;
+  /** Per-route response head timeout, ms (504); absent = http.response-timeout. */
+  responseTimeout?: number;
+  /** Per-route whole-request timeout, ms, 0 = none; absent = http.request-timeout. */
+  requestTimeout?: number;
+  /** Per-route retries after a reset before any response byte; absent = http.retries. */
+  retries?: number;
 }
 
 export interface RedirectAction {
@@ -93,6 +103,11 @@ export interface HttpSettings {
   keepAliveTimeout: number;
   /** Backend must start its response within this after the request was sent, ms (504). */
   responseTimeout: number;
+  /**
+   * Whole exchange, from the request head to the last response byte, ms; 0 = none
+   * (default). 504 before the response starts, the client connection cut after.
+   */
+  requestTimeout: number;
   maxRequestLine: number;
   maxHeaderBytes: number;
   maxHeaders: number;
@@ -212,6 +227,7 @@ export const HTTP_DEFAULTS: HttpSettings = {
   requestHeadTimeout: 10_000,
   keepAliveTimeout: 60_000,
   responseTimeout: 60_000,
+  requestTimeout: 0,
   maxRequestLine: 8192,
   maxHeaderBytes: 65536,
   maxHeaders: 100,
@@ -267,6 +283,23 @@ const durationMs = z.string({ error: "expected a duration such as 2s or 500ms" }
   ctx.issues.push({ code: "custom", message: r.ok ? "must be longer than 0s" : r.message, input: s });
   return z.NEVER;
 });
+
+/** A duration where 0s means "none" (a session cookie, no timeout). */
+const durationOrZeroMs = (what: string) =>
+  z.string({ error: `expected a duration such as ${what}` }).transform((s, ctx) => {
+    const r = parseDuration(s);
+    if (r.ok) return r.ms;
+    ctx.issues.push({ code: "custom", message: r.message, input: s });
+    return z.NEVER;
+  });
+
+const requestTimeoutMs = durationOrZeroMs("30s (or 0s for none)");
+
+const sizeInt = (min: number, max: number) =>
+  z
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
 
 const regexSource = z.string({ error: "expected a regular expression" }).refine(
   (s) => {
@@ -442,7 +475,21 @@ const routeInput = strict({
   reject: rejectSchema.optional(),
   "request-headers": headerRules.optional(),
   "response-headers": headerRules.optional(),
+  "connect-timeout": durationMs.optional(),
+  "connect-retries": sizeInt(0, 10).optional(),
+  "response-timeout": durationMs.optional(),
+  "request-timeout": requestTimeoutMs.optional(),
+  retries: sizeInt(0, 10).optional(),
 });
+
+/** Forward-only route keys that override the frontend's timeouts and retries (YAML -> ForwardAction). */
+const FORWARD_OVERRIDES = [
+  ["connect-timeout", "connectTimeout"],
+  ["connect-retries", "connectRetries"],
+  ["response-timeout", "responseTimeout"],
+  ["request-timeout", "requestTimeout"],
+  ["retries", "retries"],
+] as const;
 
 function toRoute(o: z.output<typeof routeInput>, index: number, ctx: z.RefinementCtx): Route {
   const actions = ["service", "redirect", "respond", "reject"].filter(
@@ -480,10 +527,22 @@ function toRoute(o: z.output<typeof routeInput>, index: number, ctx: z.Refinemen
     });
     return z.NEVER;
   }
+  const overrides = FORWARD_OVERRIDES.filter(([k]) => o[k] !== undefined);
+  if (overrides.length > 0 && o.service === undefined) {
+    ctx.issues.push({
+      code: "custom",
+      message: `${overrides.map(([k]) => k).join(", ")} on a route need${overrides.length > 1 ? "" : "s"} a service action (they shape how the request is forwarded)`,
+      input: o,
+      path: [index],
+    });
+    return z.NEVER;
+  }
   let action: RouteAction;
   if (o.service !== undefined) {
-    action = { type: "forward", service: o.service };
-    if (o["rewrite-prefix"] !== undefined) action.rewritePrefix = o["rewrite-prefix"];
+    const forward: ForwardAction = { type: "forward", service: o.service };
+    if (o["rewrite-prefix"] !== undefined) forward.rewritePrefix = o["rewrite-prefix"];
+    for (const [k, field] of overrides) forward[field] = o[k];
+    action = forward;
   } else if (o.redirect !== undefined) {
     action = { type: "redirect", status: o.redirect.status, location: o.redirect.location };
   } else if (o.respond !== undefined) {
@@ -502,12 +561,6 @@ function toRoute(o: z.output<typeof routeInput>, index: number, ctx: z.Refinemen
 export const routesSchema = z
   .array(routeInput, { error: "expected a list of routes" })
   .transform((list, ctx) => list.map((o, i) => toRoute(o, i, ctx)));
-
-const sizeInt = (min: number, max: number) =>
-  z
-    .int({ error: `expected an integer from ${min} to ${max}` })
-    .min(min, { error: `expected an integer from ${min} to ${max}` })
-    .max(max, { error: `expected an integer from ${min} to ${max}` });
 
 const percent = z
   .number({ error: "expected a percentage from 0 to 100" })
@@ -542,18 +595,11 @@ const outlierSchema = strict({
 );
 
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const ttlMs = durationOrZeroMs("1h (or 0s for a session cookie)");
+
 const cookieName = z
   .string({ error: "expected a cookie name" })
   .regex(COOKIE_NAME, { error: (iss) => `${JSON.stringify(iss.input)} is not a cookie name` });
-
-const ttlMs = z
-  .string({ error: "expected a duration such as 1h (or 0s for a session cookie)" })
-  .transform((s, ctx) => {
-    const r = parseDuration(s);
-    if (r.ok) return r.ms;
-    ctx.issues.push({ code: "custom", message: r.message, input: s });
-    return z.NEVER;
-  });
 
 const stickySchema = strict({
   cookie: strict({
@@ -596,6 +642,7 @@ const httpSettingsObject = strict({
   "request-head-timeout": durationMs.optional(),
   "keep-alive-timeout": durationMs.optional(),
   "response-timeout": durationMs.optional(),
+  "request-timeout": requestTimeoutMs.optional(),
   "max-request-line": sizeInt(256, 1 << 20).optional(),
   "max-header-bytes": sizeInt(1024, 1 << 24).optional(),
   "max-headers": sizeInt(1, 10_000).optional(),

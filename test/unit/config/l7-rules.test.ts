@@ -167,6 +167,42 @@ const invalid: { rule: string; fe: string; path: string; message: RegExp }[] = [
     path: "frontends.fe.http.outlier-detection.consecutive-5xx",
     message: /unknown key "consecutive-5xx"/,
   },
+  {
+    rule: "per-route timeouts and retries need a service action",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, routes: [{ match: { path: /a }, respond: { status: 200 }, response-timeout: 1s, retries: 0 }]",
+    path: "frontends.fe.routes[0]",
+    message: /response-timeout, retries on a route need a service action/,
+  },
+  {
+    rule: "a route's response-timeout is a positive duration",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, routes: [{ service: api, response-timeout: 0s }]",
+    path: "frontends.fe.routes[0].response-timeout",
+    message: /must be longer than 0s/,
+  },
+  {
+    rule: "a route's request-timeout is a duration",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, routes: [{ service: api, request-timeout: soon }]",
+    path: "frontends.fe.routes[0].request-timeout",
+    message: /duration/,
+  },
+  {
+    rule: "a route's retries are 0 to 10",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, routes: [{ service: api, retries: 11 }]",
+    path: "frontends.fe.routes[0].retries",
+    message: /expected an integer from 0 to 10/,
+  },
+  {
+    rule: "a route's connect-retries are 0 to 10",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, routes: [{ service: api, connect-retries: -1 }]",
+    path: "frontends.fe.routes[0].connect-retries",
+    message: /expected an integer from 0 to 10/,
+  },
+  {
+    rule: "route keys are checked (retry-on is not one)",
+    fe: "listen: 127.0.0.1:8080, protocol: http, service: svc, routes: [{ service: api, retry-on: 5xx }]",
+    path: "frontends.fe.routes[0].retry-on",
+    message: /unknown key "retry-on"/,
+  },
 ];
 
 for (const c of invalid) {
@@ -203,6 +239,36 @@ test("http, https and L7 settings normalize to camelCase with defaults", () => {
   assert.equal(fe.http?.outlier.baseEjectionTime, 30_000);
   assert.deepEqual(fe.http?.hashOn, { header: "x-user" });
   assert.deepEqual(fe.tls?.alpn, ["http/1.1"]);
+});
+
+test("per-route timeouts and retries normalize onto the forward action; http.request-timeout defaults to none", () => {
+  const r = parseConfig(
+    withFe(
+      "listen: 127.0.0.1:8080, protocol: http, service: svc, http: { response-timeout: 30s }, routes: [{ match: { path-prefix: /slow/ }, service: api, connect-timeout: 500ms, connect-retries: 0, response-timeout: 2m, request-timeout: 0s, retries: 0 }, { service: svc }]",
+    ),
+    "l7.yaml",
+  );
+  assert.deepEqual(r.ok ? [] : r.errors.map(formatIssue), []);
+  if (!r.ok) return;
+  const fe = r.config.frontends.fe;
+  assert.deepEqual(fe.routes, [
+    {
+      name: "routes[0]",
+      match: { pathPrefix: "/slow/" },
+      action: {
+        type: "forward",
+        service: "api",
+        connectTimeout: 500,
+        connectRetries: 0,
+        responseTimeout: 120_000,
+        requestTimeout: 0,
+        retries: 0,
+      },
+    },
+    { name: "routes[1]", match: {}, action: { type: "forward", service: "svc" } },
+  ]);
+  assert.equal(fe.http?.responseTimeout, 30_000);
+  assert.equal(fe.http?.requestTimeout, 0);
 });
 
 test("a tcp frontend carries no http block", () => {

@@ -16,6 +16,7 @@ import {
   forwardResponseHead,
   type ResponseExtras,
 } from "./forward-head.ts";
+import type { ForwardPolicy } from "./forward-policy.ts";
 import { HeadScanner } from "./head-scanner.ts";
 import type { HttpListener } from "./listener.ts";
 import { buildResponse, errorBody, errorResponse, reasonPhrase } from "./local-response.ts";
@@ -86,6 +87,10 @@ export class ClientConnection implements UpstreamOwner {
   /** Header rules of this exchange (the frontend's, or its route's merged with them). */
   private requestRules: CompiledHeaderRules | null = null;
   private responseRules: CompiledHeaderRules | null = null;
+  /** Timeouts and retry limits of this exchange (the frontend's, or its route's). */
+  private policy: ForwardPolicy;
+  /** The whole-request timer (request-timeout), armed only when one is configured. */
+  private requestTimer: NodeJS.Timeout | null = null;
   private upstream: Upstream | null = null;
   /** The backend broke framing (bytes after the response): never pool this connection. */
   private upstreamDirty = false;
@@ -121,6 +126,7 @@ export class ClientConnection implements UpstreamOwner {
     const limits = fe.limits;
     this.scanner = new HeadScanner(limits, REQUEST_SCAN_ERRORS, true);
     this.realSocket = socket instanceof Socket;
+    this.policy = fe.policy;
     this.clientAddress = normalizeClientAddress(socket.remoteAddress ?? "");
     this.flow = { address: this.clientAddress, port: socket.remotePort ?? 0 };
     socket.setNoDelay(true);
@@ -247,6 +253,7 @@ export class ClientConnection implements UpstreamOwner {
     let path = req.path;
     this.requestRules = fe.requestRules;
     this.responseRules = fe.responseRules;
+    this.policy = fe.policy;
     const hit =
       fe.router.size === 0
         ? null
@@ -268,6 +275,7 @@ export class ClientConnection implements UpstreamOwner {
             this.requestRules = rules.request;
             this.responseRules = rules.response;
           }
+          this.policy = fe.routePolicies.get(hit.route) ?? fe.policy;
           break;
         }
         case "redirect":
@@ -308,6 +316,9 @@ export class ClientConnection implements UpstreamOwner {
     this.retriedReuse = false;
     this.resetRetries = 0;
     this.upstreamDirty = false;
+    if (this.policy.requestTimeout > 0) {
+      this.requestTimer = setTimeout(this.onRequestTimeout, this.policy.requestTimeout);
+    }
     this.affinity(req);
     this.connectUpstream(false);
   }
@@ -379,6 +390,7 @@ export class ClientConnection implements UpstreamOwner {
 
   /** The exchange's response is over (complete or cut): stats and the access log. */
   private exchangeDone(): void {
+    this.clearRequestTimer();
     if (this.started === 0) return;
     const fe = this.fe;
     const ms = fe.now() - this.started;
@@ -487,7 +499,7 @@ export class ClientConnection implements UpstreamOwner {
     this.reqDecoder = null;
     if (this.pending !== null) this.socket.pause();
     if (this.resState === RES_HEAD && this.timerKind === T_NONE) {
-      this.setTimer(T_RESPONSE, this.fe.settings.responseTimeout);
+      this.setTimer(T_RESPONSE, this.policy.responseTimeout);
     }
     if (this.resState === RES_DONE) this.finishExchange();
   }
@@ -588,7 +600,7 @@ export class ClientConnection implements UpstreamOwner {
       dedicated ? fe.upgradeTransport : fe.transport,
     );
     fe.counters.upstreamConnections++;
-    this.setTimer(T_CONNECT, fe.connectTimeout);
+    this.setTimer(T_CONNECT, this.policy.connectTimeout);
   }
 
   onUpstreamConnect(u: Upstream): void {
@@ -611,7 +623,7 @@ export class ClientConnection implements UpstreamOwner {
     // Nothing reached the backend: any request may go to another one (connect-retries).
     // Not charged to the retry budget: a refused or timed-out connect put no load on
     // anyone, and outlier detection takes a dead backend out of the picks.
-    if (this.attempts >= fe.connectRetries) {
+    if (this.attempts >= this.policy.connectRetries) {
       this.failExchange(503);
       return;
     }
@@ -886,6 +898,8 @@ export class ClientConnection implements UpstreamOwner {
 
   private startTunnel(res: ResponseHead, chunk: Buffer, end: number): void {
     this.clearTimer();
+    // A tunnel is not a request: idle-timeout governs it from here.
+    this.clearRequestTimer();
     this.reqState = REQ_TUNNEL;
     this.resState = RES_TUNNEL;
     this.socket.write(forwardResponseHead(res, 1, true), "latin1");
@@ -943,7 +957,7 @@ export class ClientConnection implements UpstreamOwner {
         return;
       }
       this.fe.backendResult(backend, false, "reset");
-      if (this.resScanner!.empty && this.replayable(req) && this.resetRetries < this.fe.settings.retries) {
+      if (this.resScanner!.empty && this.replayable(req) && this.resetRetries < this.policy.retries) {
         // Reset before any response byte: another backend may serve this idempotent,
         // bodiless request (replaying a streamed body is impossible, it was not kept).
         this.excluded ??= new Set();
@@ -1027,6 +1041,24 @@ export class ClientConnection implements UpstreamOwner {
   }
 
   // ------------------------------------------------------------------ timers
+
+  private clearRequestTimer(): void {
+    if (this.requestTimer !== null) {
+      clearTimeout(this.requestTimer);
+      this.requestTimer = null;
+    }
+  }
+
+  /** request-timeout passed: 504 if no response started (else the client is cut). */
+  private readonly onRequestTimeout = (): void => {
+    this.requestTimer = null;
+    if (this.closed || this.reqState === REQ_HEAD || this.reqState === REQ_TUNNEL) return;
+    // Only a backend that has the whole request and has not answered is to blame.
+    if (this.resState === RES_HEAD && this.reqState === REQ_DONE) {
+      this.fe.backendResult(this.backendName, false, "timeout");
+    }
+    this.failExchange(504);
+  };
 
   private setTimer(kind: number, ms: number): void {
     this.timerKind = kind;

@@ -21,6 +21,7 @@ import { listenError } from "../listen-error.ts";
 import type { FrontendListener, ListenerOptions } from "../listener.ts";
 import { ClientConnection } from "./client-connection.ts";
 import { type CompiledHeaderRules, compileHeaderRules } from "./forward-head.ts";
+import { type ForwardPolicy, frontendPolicy, routePolicies } from "./forward-policy.ts";
 import { adoptCleartext, createH2Server } from "./h2.ts";
 import { H2Sessions } from "./h2-upstream.ts";
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./head-scanner.ts";
@@ -76,8 +77,10 @@ export class HttpListener implements FrontendListener {
   /** Backend response heads: never tighter than the defaults (large Set-Cookie headers are normal). */
   responseLimits!: HeadLimits;
   idleTimeout = 0;
-  connectTimeout = 0;
-  connectRetries = 0;
+  /** Timeouts and retry limits of exchanges no overriding route decides. */
+  policy!: ForwardPolicy;
+  /** Forward routes that override timeouts or retries, with their policies. */
+  routePolicies = new Map<Route, ForwardPolicy>();
   router!: Router;
   targets!: Map<string, ServiceTarget>;
   defaultTarget!: ServiceTarget;
@@ -191,8 +194,8 @@ export class HttpListener implements FrontendListener {
       maxHeaders: Math.max(DEFAULT_HEAD_LIMITS.maxHeaders, this.limits.maxHeaders),
     };
     this.idleTimeout = s.idleTimeout;
-    this.connectTimeout = s.connectTimeout;
-    this.connectRetries = s.connectRetries;
+    this.policy = frontendPolicy(s.connectTimeout, s.connectRetries, cfg.http);
+    this.routePolicies = routePolicies(this.policy, cfg.routes);
     this.router = new Router(cfg.routes as Route[]);
     this.targets = buildTargets(frontend, this.inflight, cfg.http.hashOn !== undefined);
     this.defaultTarget = this.targets.get(frontend.service)!;
