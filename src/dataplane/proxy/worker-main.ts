@@ -5,6 +5,7 @@
 import { pino } from "pino";
 import { LodestoneError } from "../../errors.ts";
 import { ProxyDataplane } from "./dataplane.ts";
+import { useProcessKey } from "./http/sticky.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 import { WORKER_DRAIN_ENV, WORKER_INDEX_ENV, WORKER_LOG_LEVEL_ENV } from "./worker-protocol.ts";
 
@@ -39,6 +40,7 @@ async function handle(message: ToWorker): Promise<void> {
     switch (message.type) {
       case "apply":
         if (message.drainTimeout !== undefined) drainTimeout = message.drainTimeout;
+        if (message.stickyKey !== undefined) useProcessKey(message.stickyKey);
         await dataplane.apply(message.desired);
         send({ type: "reply", id: message.id, ok: true });
         return;

@@ -5,8 +5,12 @@ import type { DesiredState } from "../../model/desired.ts";
 import type { ProxyStats } from "./counters.ts";
 
 export type ToWorker =
-  /** drainTimeout: for frontends this apply removes or replaces, ms (absent: the worker's start value). */
-  | { type: "apply"; id: number; desired: DesiredState; drainTimeout?: number }
+  /**
+   * drainTimeout: for frontends this apply removes or replaces, ms (absent: the worker's
+   * start value). stickyKey: the pool's random sticky-cookie key, the same for every
+   * worker (absent: the worker's own).
+   */
+  | { type: "apply"; id: number; desired: DesiredState; drainTimeout?: number; stickyKey?: Uint8Array }
   | { type: "stats"; id: number }
   | { type: "stop"; id: number; drainTimeout: number };
 

@@ -4,6 +4,7 @@
 // every worker, sums their counters, and restarts a worker that dies with the
 // last desired state.
 import { type ChildProcess, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { LodestoneError } from "../../errors.ts";
 import type { DesiredState } from "../../model/desired.ts";
@@ -73,6 +74,12 @@ export class WorkerPoolDataplane implements Dataplane {
   #poller: NodeJS.Timeout | null = null;
   /** Cumulative counters of worker processes that died, so totals never go backwards. */
   #retired: ProxyStats = { frontends: {} };
+  /**
+   * The sticky-cookie key of frontends without key-file, one per pool and sent with
+   * every apply: a cookie one worker set must verify in every other (and in a worker
+   * restarted after a crash), since the kernel spreads a client's connections over them.
+   */
+  readonly #stickyKey = randomBytes(32);
 
   constructor(options: WorkerPoolOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
@@ -103,6 +110,7 @@ export class WorkerPoolDataplane implements Dataplane {
             id,
             desired,
             drainTimeout: this.#drainTimeout(),
+            stickyKey: this.#stickyKey,
           }));
         }),
       );
@@ -270,6 +278,7 @@ export class WorkerPoolDataplane implements Dataplane {
       id,
       desired,
       drainTimeout: this.#drainTimeout(),
+      stickyKey: this.#stickyKey,
     }));
     if (reply !== null && !reply.ok) {
       this.#log.error(

@@ -1,15 +1,31 @@
 // Sticky sessions by cookie: the value names the backend a client was sent to, with an
 // HMAC so a client can only present values the proxy issued (it cannot steer itself to
 // an arbitrary backend by writing a name). The key comes from `sticky.cookie.key-file`
-// or is random per process — then cookies do not survive a restart and, with several
-// worker processes, each worker recognizes only its own: set key-file in production.
-// Pure apart from reading the key file and the random key.
+// or is random per process — then cookies do not survive a restart: set key-file in
+// production. Worker processes take their pool's random key (useProcessKey), so a
+// cookie one worker set is honoured by the others. Pure apart from reading the key
+// file and the random key.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { StickySettings } from "../../../config/routes.ts";
 import { LodestoneError } from "../../../errors.ts";
 
-const PROCESS_KEY = randomBytes(32);
+let processKey = randomBytes(32);
+
+/**
+ * Use `key` instead of this process's random key for sticky cookies without key-file
+ * (a worker process takes its pool's key, before its first listener). Keys shorter
+ * than 16 bytes are refused.
+ */
+export function useProcessKey(key: Uint8Array): void {
+  if (key.length < 16) {
+    throw new LodestoneError(
+      "STICKY_KEY_SHORT",
+      `sticky cookie process key holds ${key.length} bytes, need 16`,
+    );
+  }
+  processKey = Buffer.from(key);
+}
 const MAC_CHARS = 22; // 132 bits of HMAC-SHA256, base64url
 
 export class StickyCookie {
@@ -57,7 +73,7 @@ export class StickyCookie {
 
 function loadKey(settings: StickySettings): Buffer {
   const file = settings.cookie.keyFile;
-  if (file === undefined) return PROCESS_KEY;
+  if (file === undefined) return processKey;
   let key: Buffer;
   try {
     key = readFileSync(file);
