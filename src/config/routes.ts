@@ -313,13 +313,19 @@ const regexSource = z.string({ error: "expected a regular expression" }).refine(
   { error: (iss) => `${JSON.stringify(iss.input)} is not a valid regular expression` },
 );
 
+/** Schemas that take one item or a list: config/json-schema.ts writes them as such. */
+export const ONE_OR_MANY = new WeakSet<object>();
+
 // A scalar or a non-empty list; wrapping first keeps the item's own error messages
 // (a union would report only "Invalid input").
-const oneOrMany = <T extends z.ZodType>(item: T) =>
-  z.preprocess(
+const oneOrMany = <T extends z.ZodType>(item: T) => {
+  const s = z.preprocess(
     (v) => (Array.isArray(v) ? v : [v]),
     z.array(item).min(1, { error: "expected at least one item" }),
   );
+  ONE_OR_MANY.add(s);
+  return s;
+};
 
 const HOST_PATTERN =
   /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$|^\[[0-9a-fA-F:.]+\]$|^[0-9.]+$/;
@@ -351,10 +357,21 @@ function parseCidrOk(s: string): boolean {
 }
 
 const fieldMatch = strict({
-  name: z.string({ error: "expected a field name" }).min(1),
-  present: z.boolean({ error: "expected true or false" }).optional(),
-  equals: z.string({ error: "expected a string" }).optional(),
-  regex: regexSource.optional(),
+  name: z
+    .string({ error: "expected a field name" })
+    .min(1)
+    .describe("Field name (case-insensitive for headers)."),
+  present: z
+    .boolean({ error: "expected true or false" })
+    .optional()
+    .describe("true: the field must be present; false: absent. One of present, equals, regex."),
+  equals: z
+    .string({ error: "expected a string" })
+    .optional()
+    .describe("Exact value (query values percent-decoded). One of present, equals, regex."),
+  regex: regexSource
+    .optional()
+    .describe("JavaScript regex on the value, unanchored (write ^...$). One of present, equals, regex."),
 }).check((ctx) => {
   const n =
     Number(ctx.value.present !== undefined) +
@@ -370,26 +387,44 @@ const fieldMatch = strict({
 });
 
 const matchShape = {
-  host: oneOrMany(hostPattern).optional(),
-  path: pathString.optional(),
-  "path-prefix": pathString.optional(),
-  "path-regex": regexSource.optional(),
-  method: oneOrMany(methodName).optional(),
-  header: oneOrMany(fieldMatch).optional(),
-  query: oneOrMany(fieldMatch).optional(),
-  cookie: oneOrMany(fieldMatch).optional(),
-  "client-cidr": oneOrMany(cidr).optional(),
+  host: oneOrMany(hostPattern)
+    .optional()
+    .describe(
+      'Host or list: exact ("api.example.com") or wildcard ("*.example.com", subdomains only); port ignored.',
+    ),
+  path: pathString.optional().describe("Exact path (the query is not part of it)."),
+  "path-prefix": pathString.optional().describe("Path starts with this (rewrite-prefix replaces it)."),
+  "path-regex": regexSource
+    .optional()
+    .describe("Path matches this JavaScript regex, unanchored (write ^...$)."),
+  method: oneOrMany(methodName).optional().describe("HTTP method or list (case-insensitive)."),
+  header: oneOrMany(fieldMatch)
+    .optional()
+    .describe("Header condition or list (all must hold): { name, present | equals | regex }."),
+  query: oneOrMany(fieldMatch)
+    .optional()
+    .describe("Query parameter condition or list (all must hold): { name, present | equals | regex }."),
+  cookie: oneOrMany(fieldMatch)
+    .optional()
+    .describe("Cookie condition or list (all must hold): { name, present | equals | regex }."),
+  "client-cidr": oneOrMany(cidr)
+    .optional()
+    .describe("Client address within a CIDR or list (10.0.0.0/8, ::1/128, or a bare address)."),
 };
 
 type MatchInput = { [K in keyof typeof matchShape]?: z.output<(typeof matchShape)[K]> } & {
   not?: MatchInput;
 };
 
-export const routeMatchSchema: z.ZodType<RouteMatch, unknown> = z.lazy(() =>
-  strict({ ...matchShape, not: routeMatchSchema.optional() }).transform(
-    (o) => camel(o as MatchInput) as RouteMatch,
-  ),
-);
+// Named in the JSON Schema's $defs ("route-match"): `not` refers to it recursively.
+export const routeMatchSchema: z.ZodType<RouteMatch, unknown> = z
+  .lazy(() =>
+    strict({
+      ...matchShape,
+      not: routeMatchSchema.optional().describe("A nested match that must NOT hold."),
+    }).transform((o) => camel(o as MatchInput) as RouteMatch),
+  )
+  .meta({ id: "route-match" });
 
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const fieldName = z
@@ -412,9 +447,18 @@ const PROTECTED_FIELDS = new Set([
 ]);
 
 const headerRules = strict({
-  set: z.record(fieldName, fieldValue).optional(),
-  add: z.record(fieldName, fieldValue).optional(),
-  remove: z.array(fieldName, { error: "expected a list of header names" }).optional(),
+  set: z
+    .record(fieldName, fieldValue)
+    .optional()
+    .describe("Header name -> value: replaces the field (or adds it)."),
+  add: z
+    .record(fieldName, fieldValue)
+    .optional()
+    .describe("Header name -> value: added after any existing field of that name."),
+  remove: z
+    .array(fieldName, { error: "expected a list of header names" })
+    .optional()
+    .describe("Header names to remove (case-insensitive)."),
 })
   .check((ctx) => {
     const names = [
@@ -437,49 +481,98 @@ const headerRules = strict({
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308] as const;
 
 const redirectSchema = strict({
-  location: z.string({ error: "expected a location such as https://{host}{uri}" }).min(1),
+  location: z
+    .string({ error: "expected a location such as https://{host}{uri}" })
+    .min(1)
+    .describe(
+      "Location template: {scheme}, {host}, {hostname}, {path}, {query}, {uri}, {suffix} (path after path-prefix).",
+    ),
   status: z
     .union(
       REDIRECT_STATUSES.map((s) => z.literal(s)),
       { error: "expected 301, 302, 303, 307 or 308" },
     )
-    .default(302),
+    .default(302)
+    .describe("301, 302 (default), 303, 307 or 308."),
 });
 
 const respondSchema = strict({
-  status: z.int({ error: "expected a status from 200 to 599" }).min(200).max(599).default(200),
+  status: z
+    .int({ error: "expected a status from 200 to 599" })
+    .min(200)
+    .max(599)
+    .default(200)
+    .describe("Status, 200 to 599 (default 200)."),
   headers: z
     .record(
       z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: "not a header name" }),
       z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { error: "header values hold no control characters" }),
     )
-    .default({}),
-  body: z.string({ error: "expected a string" }).default(""),
+    .default({})
+    .describe("Response header name -> value (default none)."),
+  body: z.string({ error: "expected a string" }).default("").describe('Response body (default "").'),
 });
 
 const rejectSchema = z.union(
   [
     z.literal("close"),
-    strict({ status: z.int({ error: "expected a status from 400 to 599" }).min(400).max(599).default(403) }),
+    strict({
+      status: z
+        .int({ error: "expected a status from 400 to 599" })
+        .min(400)
+        .max(599)
+        .default(403)
+        .describe("Error status, 400 to 599 (default 403)."),
+    }),
   ],
   { error: 'expected "close" or { status: 403 }' },
 );
 
 const routeInput = strict({
-  name: z.string({ error: "expected a route name" }).min(1).optional(),
-  match: routeMatchSchema.optional(),
-  service: z.string({ error: "expected a service name" }).min(1).optional(),
-  "rewrite-prefix": pathString.optional(),
-  redirect: redirectSchema.optional(),
-  respond: respondSchema.optional(),
-  reject: rejectSchema.optional(),
-  "request-headers": headerRules.optional(),
-  "response-headers": headerRules.optional(),
-  "connect-timeout": durationMs.optional(),
-  "connect-retries": sizeInt(0, 10).optional(),
-  "response-timeout": durationMs.optional(),
-  "request-timeout": requestTimeoutMs.optional(),
-  retries: sizeInt(0, 10).optional(),
+  name: z
+    .string({ error: "expected a route name" })
+    .min(1)
+    .optional()
+    .describe('Name in logs and metrics (default "routes[i]").'),
+  match: routeMatchSchema
+    .optional()
+    .describe("Conditions that must all hold (AND); absent or {} matches every request."),
+  service: z
+    .string({ error: "expected a service name" })
+    .min(1)
+    .optional()
+    .describe("Action: forward to this service. Exactly one of service, redirect, respond, reject."),
+  "rewrite-prefix": pathString
+    .optional()
+    .describe("Forward routes with a path-prefix match: replace that prefix with this one."),
+  redirect: redirectSchema.optional().describe("Action: redirect to a location template with a 3xx status."),
+  respond: respondSchema.optional().describe("Action: a fixed response (status, headers, body)."),
+  reject: rejectSchema
+    .optional()
+    .describe('Action: an error response ({ status }, default 403) or "close" (no response).'),
+  "request-headers": headerRules
+    .optional()
+    .describe("Forward routes: header rules on requests, applied after the frontend's."),
+  "response-headers": headerRules
+    .optional()
+    .describe("Forward routes: header rules on responses, applied after the frontend's."),
+  "connect-timeout": durationMs
+    .optional()
+    .describe("Forward routes: backend connect timeout (default the frontend's connect-timeout)."),
+  "connect-retries": sizeInt(0, 10)
+    .optional()
+    .describe("Forward routes: other backends tried after a failed connect, 0-10 (default the frontend's)."),
+  "response-timeout": durationMs
+    .optional()
+    .describe(
+      "Forward routes: backend must start answering within this, else 504 (default http.response-timeout).",
+    ),
+  "request-timeout": requestTimeoutMs
+    .optional()
+    .describe("Forward routes: whole exchange limit, 0s = none (default http.request-timeout)."),
+  retries: sizeInt(0, 10)
+    .optional()
+    .describe("Forward routes: retries after a reset before any response byte, 0-10 (default http.retries)."),
 });
 
 /** Forward-only route keys that override the frontend's timeouts and retries (YAML -> ForwardAction). */
@@ -568,12 +661,15 @@ const percent = z
   .max(100, { error: "expected a percentage from 0 to 100" });
 
 const retryBudgetSchema = strict({
-  percent: percent.optional(),
+  percent: percent
+    .optional()
+    .describe("Retries may be at most this percentage of the requests in the window (default 20)."),
   "min-per-second": z
     .number({ error: "expected a number of retries per second (0 or more)" })
     .min(0, { error: "expected a number of retries per second (0 or more)" })
-    .optional(),
-  window: durationMs.optional(),
+    .optional()
+    .describe("Retries per second always allowed whatever the percentage (default 3)."),
+  window: durationMs.optional().describe("Sliding window the percentage is taken over (default 10s)."),
 }).transform(
   (o): RetryBudgetSettings => ({
     ...HTTP_DEFAULTS.retryBudget,
@@ -586,10 +682,17 @@ const outlierSchema = strict({
     .int({ error: "expected an integer from 0 (off) to 1000" })
     .min(0, { error: "expected an integer from 0 (off) to 1000" })
     .max(1000, { error: "expected an integer from 0 (off) to 1000" })
-    .optional(),
-  "base-ejection-time": durationMs.optional(),
-  "max-ejection-time": durationMs.optional(),
-  "max-ejected-percent": percent.optional(),
+    .optional()
+    .describe(
+      "Failures in a row (5xx, connect errors, resets, timeouts) that eject a backend (default 5; 0 = off).",
+    ),
+  "base-ejection-time": durationMs
+    .optional()
+    .describe("Ejection time = this x the backend's ejections so far (default 30s)."),
+  "max-ejection-time": durationMs.optional().describe("Cap on one ejection (default 5m)."),
+  "max-ejected-percent": percent
+    .optional()
+    .describe("At most this percentage of the frontend's backends ejected at once (default 50)."),
 }).transform(
   (o): OutlierSettings => ({ ...HTTP_DEFAULTS.outlier, ...(camel(o) as Partial<OutlierSettings>) }),
 );
@@ -603,10 +706,14 @@ const cookieName = z
 
 const stickySchema = strict({
   cookie: strict({
-    name: cookieName,
-    ttl: ttlMs.optional(),
-    "key-file": z.string({ error: "expected a file path" }).min(1).optional(),
-  }),
+    name: cookieName.describe("Cookie name."),
+    ttl: ttlMs.optional().describe("Cookie Max-Age (default 0s: a session cookie)."),
+    "key-file": z
+      .string({ error: "expected a file path" })
+      .min(1)
+      .optional()
+      .describe("File holding the HMAC key (16+ bytes); default a random key per process."),
+  }).describe("A signed cookie naming the backend."),
 }).transform((o): StickySettings => {
   const cookie: StickySettings["cookie"] = { name: o.cookie.name, ttl: o.cookie.ttl ?? 0 };
   if (o.cookie["key-file"] !== undefined) cookie.keyFile = o.cookie["key-file"];
@@ -616,21 +723,33 @@ const stickySchema = strict({
 const hashOnSchema = z.union(
   [
     z.literal("client-ip"),
-    strict({ header: fieldName }).transform((o) => ({ header: o.header.toLowerCase() })),
-    strict({ cookie: cookieName }),
+    strict({ header: fieldName.describe("Hash on this request header's value.") }).transform((o) => ({
+      header: o.header.toLowerCase(),
+    })),
+    strict({ cookie: cookieName.describe("Hash on this cookie's value.") }),
   ],
   { error: "expected client-ip, { header: X-Name } or { cookie: name }" },
 );
 
 const upstreamTlsSchema = strict({
-  verify: z.boolean({ error: "expected true or false" }).optional(),
+  verify: z
+    .boolean({ error: "expected true or false" })
+    .optional()
+    .describe(
+      "Verify the backend certificate against ca (or the system CAs) and the SNI name (default true).",
+    ),
   sni: z
     .string({ error: "expected a DNS name" })
     .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, {
       error: (iss) => `${JSON.stringify(iss.input)} is not a DNS name to send as SNI`,
     })
-    .optional(),
-  ca: z.string({ error: "expected a PEM file path" }).min(1).optional(),
+    .optional()
+    .describe("Server name sent (SNI) and verified (default none: the backend's IP is checked)."),
+  ca: z
+    .string({ error: "expected a PEM file path" })
+    .min(1)
+    .optional()
+    .describe("PEM file of CA certificates to trust instead of the system ones."),
 }).transform((o): UpstreamTlsSettings => {
   const out: UpstreamTlsSettings = { verify: o.verify ?? true };
   if (o.sni !== undefined) out.sni = o.sni;
@@ -639,33 +758,94 @@ const upstreamTlsSchema = strict({
 });
 
 const httpSettingsObject = strict({
-  "request-head-timeout": durationMs.optional(),
-  "keep-alive-timeout": durationMs.optional(),
-  "response-timeout": durationMs.optional(),
-  "request-timeout": requestTimeoutMs.optional(),
-  "max-request-line": sizeInt(256, 1 << 20).optional(),
-  "max-header-bytes": sizeInt(1024, 1 << 24).optional(),
-  "max-headers": sizeInt(1, 10_000).optional(),
-  "upstream-max-idle": sizeInt(0, 100_000).optional(),
-  "upstream-idle-timeout": durationMs.optional(),
-  h2c: z.boolean({ error: "expected true or false" }).optional(),
+  "request-head-timeout": durationMs
+    .optional()
+    .describe("Whole request head must arrive within this, else 408 (slowloris guard; default 10s)."),
+  "keep-alive-timeout": durationMs
+    .optional()
+    .describe("Idle client keep-alive connection between requests is closed after this (default 1m)."),
+  "response-timeout": durationMs
+    .optional()
+    .describe(
+      "Backend must start its response within this after the request was sent, else 504 (default 1m).",
+    ),
+  "request-timeout": requestTimeoutMs
+    .optional()
+    .describe(
+      "Whole exchange, request head to last response byte: 504, or the connection cut (default 0s = none).",
+    ),
+  "max-request-line": sizeInt(256, 1 << 20)
+    .optional()
+    .describe("Longest request line in bytes, else 414 (default 8192)."),
+  "max-header-bytes": sizeInt(1024, 1 << 24)
+    .optional()
+    .describe("Largest request header section in bytes, else 431 (default 65536)."),
+  "max-headers": sizeInt(1, 10_000)
+    .optional()
+    .describe("Most request header fields, else 431 (default 100)."),
+  "upstream-max-idle": sizeInt(0, 100_000)
+    .optional()
+    .describe("Idle keep-alive connections kept per backend (default 64; 0 = no reuse)."),
+  "upstream-idle-timeout": durationMs
+    .optional()
+    .describe("Idle backend connections closed after this; keep below the backends' own (default 4s)."),
+  h2c: z
+    .boolean({ error: "expected true or false" })
+    .optional()
+    .describe("http frontends: accept cleartext HTTP/2 with prior knowledge, e.g. gRPC (default false)."),
   "max-body-size": z
     .int({ error: "expected a size in bytes (0 = unlimited)" })
     .min(0, { error: "expected a size in bytes (0 = unlimited)" })
-    .optional(),
-  retries: sizeInt(0, 10).optional(),
-  "retry-budget": retryBudgetSchema.optional(),
-  "outlier-detection": outlierSchema.optional(),
-  sticky: stickySchema.optional(),
-  "hash-on": hashOnSchema.optional(),
-  "request-headers": headerRules.optional(),
-  "response-headers": headerRules.optional(),
-  via: z.boolean({ error: "expected true or false" }).optional(),
-  "x-forwarded-for": z.enum(["append", "replace"], { error: "expected append or replace" }).optional(),
-  "trusted-proxies": z.array(cidr, { error: "expected a list of CIDRs" }).optional(),
-  "access-log": z.boolean({ error: "expected true or false" }).optional(),
-  upstream: z.enum(["http1", "h2"], { error: "expected http1 or h2" }).optional(),
-  "upstream-tls": upstreamTlsSchema.optional(),
+    .optional()
+    .describe("Largest request body in bytes, else 413 (default 0 = unlimited)."),
+  retries: sizeInt(0, 10)
+    .optional()
+    .describe(
+      "Per request: other backends after a reset before any response byte, bodiless requests only (default 2).",
+    ),
+  "retry-budget": retryBudgetSchema
+    .optional()
+    .describe("Bound on retries across the frontend's requests (Envoy-style retry budget)."),
+  "outlier-detection": outlierSchema
+    .optional()
+    .describe("Passive outlier detection: backends failing in a row are ejected for a growing time."),
+  sticky: stickySchema
+    .optional()
+    .describe("Session persistence by a signed cookie naming the backend (not with hash-on)."),
+  "hash-on": hashOnSchema
+    .optional()
+    .describe(
+      "Maglev on client-ip, { header: X } or { cookie: Y } instead of the service's algorithm (not with sticky).",
+    ),
+  "request-headers": headerRules
+    .optional()
+    .describe("Header rules applied to requests before they go to a backend."),
+  "response-headers": headerRules
+    .optional()
+    .describe("Header rules applied to responses before they go to the client."),
+  via: z
+    .boolean({ error: "expected true or false" })
+    .optional()
+    .describe("Add Via: 1.1 lodestone to requests and responses (default false)."),
+  "x-forwarded-for": z
+    .enum(["append", "replace"], { error: "expected append or replace" })
+    .optional()
+    .describe("Untrusted clients' X-Forwarded-For: append to it (default) or replace it."),
+  "trusted-proxies": z
+    .array(cidr, { error: "expected a list of CIDRs" })
+    .optional()
+    .describe("CIDRs whose X-Forwarded-* are kept; everyone else's are replaced when set (default none)."),
+  "access-log": z
+    .boolean({ error: "expected true or false" })
+    .optional()
+    .describe("One structured log line per request at info level (default false)."),
+  upstream: z
+    .enum(["http1", "h2"], { error: "expected http1 or h2" })
+    .optional()
+    .describe("Protocol to backends: http1 (default) or h2 (HTTP/2, e.g. gRPC)."),
+  "upstream-tls": upstreamTlsSchema
+    .optional()
+    .describe("TLS to backends (absent: cleartext): verify, sni, ca."),
 }).check((ctx) => {
   if (ctx.value.sticky !== undefined && ctx.value["hash-on"] !== undefined) {
     ctx.issues.push({
@@ -689,15 +869,24 @@ export const httpSettingsSchema = httpSettingsObject.prefault({}).transform(toHt
 /** `tls:` of an https frontend. Files are read when the listener starts. */
 export const tlsSettingsSchema = strict({
   certificates: z
-    .array(strict({ cert: z.string().min(1), key: z.string().min(1) }), {
-      error: "expected a list of { cert: file.pem, key: key.pem }",
-    })
-    .min(1, { error: "an https frontend needs at least one certificate" }),
-  "min-version": z.enum(["TLSv1.2", "TLSv1.3"], { error: "expected TLSv1.2 or TLSv1.3" }).default("TLSv1.2"),
+    .array(
+      strict({
+        cert: z.string().min(1).describe("PEM certificate chain file."),
+        key: z.string().min(1).describe("PEM private key file."),
+      }),
+      { error: "expected a list of { cert: file.pem, key: key.pem }" },
+    )
+    .min(1, { error: "an https frontend needs at least one certificate" })
+    .describe("Certificates chosen by SNI (exact, then wildcard); the first is the default."),
+  "min-version": z
+    .enum(["TLSv1.2", "TLSv1.3"], { error: "expected TLSv1.2 or TLSv1.3" })
+    .default("TLSv1.2")
+    .describe("Oldest TLS version accepted (default TLSv1.2)."),
   alpn: z
     .array(z.enum(["h2", "http/1.1"], { error: "expected h2 or http/1.1" }))
     .min(1, { error: "expected at least one of h2, http/1.1" })
-    .default(["http/1.1"]),
+    .default(["http/1.1"])
+    .describe("ALPN protocols offered, in preference order; add h2 for HTTP/2 clients (default [http/1.1])."),
 }).transform((o): TlsSettings => camel(o) as unknown as TlsSettings);
 
 /**

@@ -62,15 +62,34 @@ function propertyPaths(node: unknown, path: string, out: Map<string, boolean>): 
   for (const key of ["anyOf", "oneOf", "allOf"]) {
     for (const v of (n[key] as unknown[] | undefined) ?? []) propertyPaths(v, path, out);
   }
+  // Shared definitions (the recursive route match) are reached once, under their own name.
+  for (const [name, def] of Object.entries((n.$defs as Record<string, unknown> | undefined) ?? {})) {
+    propertyPaths(def, `${path}.$defs.${name}`, out);
+  }
 }
 
-test("an editor can show a description for every key an operator writes outside the L7 blocks", () => {
+test("an editor can show a description for every key an operator writes, L7 blocks included", () => {
   const paths = new Map<string, boolean>();
   propertyPaths(configJsonSchema(), "", paths);
-  // routes/http/tls are described as keys; their inner keys are documented in docs/l7.md.
-  const l7Inner = /^\.frontends\.\*\.(routes\[\]|http|tls)\./;
-  const undescribed = [...paths].filter(([p, has]) => !has && !l7Inner.test(p)).map(([p]) => p);
+  const undescribed = [...paths].filter(([, has]) => !has).map(([p]) => p);
   assert.deepEqual(undescribed, []);
   assert.ok(paths.has(".services.*.pools[].backends.*.weight"), "the walk reaches pool members");
-  assert.ok(paths.has(".frontends.*.routes"), "the walk reaches the L7 keys");
+  assert.ok(paths.has(".frontends.*.routes[].response-timeout"), "the walk reaches route keys");
+  assert.ok(paths.has(".frontends.*.http.retry-budget.window"), "the walk reaches nested http blocks");
+  assert.ok(paths.has(".frontends.*.http.sticky.cookie.key-file"), "the walk reaches sticky");
+  assert.ok(paths.has(".frontends.*.tls.certificates[].cert"), "the walk reaches tls");
+  assert.ok(paths.has(".$defs.route-match.header.regex"), "the walk reaches the route match definition");
+  assert.ok(paths.size > 150, `every key is walked (${paths.size})`);
+});
+
+test("route match keys that take one item or a list say so (a scalar host is valid YAML)", () => {
+  const root = configJsonSchema() as Schema & { $defs: Record<string, Schema> };
+  const match = root.$defs["route-match"].properties ?? {};
+  for (const key of ["host", "method", "header", "query", "cookie", "client-cidr"]) {
+    const branches = (match[key].anyOf ?? []) as Schema[];
+    assert.equal(branches.length, 2, `${key}: one item or a list`);
+    assert.equal(branches[1].type, "array", key);
+    assert.deepEqual(branches[0], branches[1].items, `${key}: the single item is a list item`);
+  }
+  assert.equal((match.not as { $ref?: string }).$ref, "#/$defs/route-match", "not is recursive");
 });
