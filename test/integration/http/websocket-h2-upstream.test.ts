@@ -4,7 +4,11 @@
 // The backends speak both protocols on one port, as h2-capable servers usually do.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer as createH2Server, type ServerHttp2Session } from "node:http2";
+import {
+  createServer as createH2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+} from "node:http2";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +19,7 @@ import type { HttpSettings } from "../../../src/config/routes.ts";
 import { createHttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import { writeSelfSignedCert } from "../../helpers/certs.ts";
 import { desiredFrontend, rawRequest, statusLines } from "./harness.ts";
-import { acceptWebSocket, readUpgradeHead } from "./ws-echo.ts";
+import { acceptWebSocket, echoFrames, readUpgradeHead } from "./ws-echo.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-ws-h2-"));
 const cleanups: (() => Promise<void>)[] = [];
@@ -142,6 +146,47 @@ function wrap(socket: Socket, first: Buffer): Duplex {
   return d;
 }
 
+/**
+ * An h2c backend that advertises SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): a
+ * CONNECT stream with :protocol websocket gets 200 (or `refuse`) and the echo; other
+ * streams get 200 "h2 <path>".
+ */
+async function extendedConnectBackend(
+  refuse = 0,
+): Promise<{ port: number; connects: IncomingHttpHeaders[]; paths: string[] }> {
+  const b = { port: 0, connects: [] as IncomingHttpHeaders[], paths: [] as string[] };
+  const server = createH2Server({ settings: { enableConnectProtocol: true } });
+  const sessions = new Set<ServerHttp2Session>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("error", () => {});
+  });
+  server.on("stream", (stream, headers) => {
+    stream.on("error", () => {});
+    if (headers[":method"] === "CONNECT") {
+      b.connects.push(headers);
+      if (refuse !== 0) {
+        stream.respond({ ":status": refuse, "content-type": "text/plain" });
+        stream.end("refused");
+        return;
+      }
+      stream.respond({ ":status": 200, "sec-websocket-protocol": "chat" });
+      echoFrames(stream, Buffer.alloc(0));
+      return;
+    }
+    b.paths.push(String(headers[":path"]));
+    stream.respond({ ":status": 200, "content-type": "text/plain" });
+    stream.end(`h2 ${headers[":path"]}`);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  b.port = (server.address() as { port: number }).port;
+  cleanups.push(async () => {
+    for (const s of sessions) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return b;
+}
+
 async function proxyTo(port: number, http: Partial<HttpSettings>): Promise<number> {
   const l = createHttpListener(desiredFrontend([{ name: "b", port }], { http }));
   await l.start();
@@ -150,8 +195,8 @@ async function proxyTo(port: number, http: Partial<HttpSettings>): Promise<numbe
 }
 
 /** Open a WebSocket through the proxy, send two messages, return the echoes. */
-async function echoThrough(port: number): Promise<string[]> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+async function echoThrough(port: number, protocols: string[] = []): Promise<string[]> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, protocols);
   const replies: string[] = [];
   const timer = setTimeout(() => ws.close(), 5000);
   try {
@@ -188,6 +233,11 @@ describe("WebSocket through upstream: h2 backends", () => {
     const plain = await rawRequest(port, "GET /plain HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     assert.deepEqual(statusLines(plain), [200]);
     assert.match(plain, /h2 \/plain/);
+    assert.deepEqual(b.h2Paths, ["/plain"]);
+
+    // The session now exists, but does not offer extended CONNECT: still HTTP/1.1.
+    assert.deepEqual(await echoThrough(port), ["hello", "y".repeat(500)]);
+    assert.equal(b.upgrades.length, 2);
     assert.deepEqual(b.h2Paths, ["/plain"]);
   });
 
@@ -232,5 +282,38 @@ describe("WebSocket through upstream: h2 backends", () => {
     );
     assert.deepEqual(statusLines(reply), [503]);
     assert.deepEqual(b.upgrades, []);
+  });
+
+  test("a backend whose session offers extended CONNECT (RFC 8441) gets the WebSocket as a CONNECT stream", async () => {
+    const b = await extendedConnectBackend();
+    const port = await proxyTo(b.port, { upstream: "h2" });
+    // The first request opens the session; its SETTINGS tell whether CONNECT may carry WebSocket.
+    assert.match(
+      await rawRequest(port, "GET /first HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+      /h2 \/first/,
+    );
+    assert.deepEqual(await echoThrough(port, ["chat"]), ["hello", "y".repeat(500)]);
+    assert.equal(b.connects.length, 1);
+    const c = b.connects[0];
+    assert.equal(c[":protocol"], "websocket");
+    assert.equal(c[":path"], "/chat");
+    assert.equal(c["sec-websocket-key"], undefined, "the key/accept handshake stays on the HTTP/1.1 side");
+    assert.equal(c["sec-websocket-version"], "13");
+    assert.equal(c["x-forwarded-for"], "127.0.0.1");
+    assert.deepEqual(b.paths, ["/first"]);
+  });
+
+  test("an extended CONNECT the backend refuses is an ordinary response; the client connection goes on", async () => {
+    const b = await extendedConnectBackend(403);
+    const port = await proxyTo(b.port, { upstream: "h2" });
+    await rawRequest(port, "GET /first HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    const reply = await rawRequest(port, [
+      "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      "GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    ]);
+    assert.deepEqual(statusLines(reply), [403, 200]);
+    assert.match(reply, /refused/);
+    assert.match(reply, /h2 \/next/);
+    assert.equal(b.connects.length, 1);
   });
 });

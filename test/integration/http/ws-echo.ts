@@ -12,6 +12,11 @@ export function acceptWebSocket(socket: Duplex, key: string, head: Buffer): void
   socket.write(
     `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
   );
+  echoFrames(socket, head);
+}
+
+/** Echo every WebSocket frame read from `socket` (after `head`) until a close frame. */
+export function echoFrames(socket: Duplex, head: Buffer): void {
   let buf = head;
   const onFrames = (): void => {
     for (;;) {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { h1ResponseHead, h2RequestHeaders } from "../../../src/dataplane/proxy/http/h2-upstream.ts";
+import {
+  h1ResponseHead,
+  h1SwitchingHead,
+  h2ConnectHeaders,
+  h2RequestHeaders,
+} from "../../../src/dataplane/proxy/http/h2-upstream.ts";
 import { parseRequest } from "../../../src/dataplane/proxy/http/parse.ts";
 
 function req(raw: string) {
@@ -72,5 +77,36 @@ describe("HTTP/2 response headers -> HTTP/1.1 response head", () => {
       r.head,
       "HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n",
     );
+  });
+});
+
+describe("WebSocket over HTTP/2 (RFC 8441 extended CONNECT)", () => {
+  const upgrade = req(
+    "GET /chat?room=1 HTTP/1.1\r\nHost: www.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\nOrigin: http://www.test\r\n\r\n",
+  );
+  test("the upgrade becomes CONNECT with :protocol websocket; no key, no Connection/Upgrade", () => {
+    assert.deepEqual(h2ConnectHeaders(upgrade, "http", "10.0.0.1:80"), {
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":path": "/chat?room=1",
+      ":scheme": "http",
+      ":authority": "www.test",
+      "sec-websocket-version": "13",
+      "sec-websocket-protocol": "chat",
+      origin: "http://www.test",
+    });
+  });
+  test("a 200 becomes the 101 the client expects: its own key's accept (RFC 6455 sample), the backend's subprotocol", () => {
+    const head = h1SwitchingHead(
+      { ":status": "200", "sec-websocket-protocol": "chat", "content-length": "0" },
+      "dGhlIHNhbXBsZSBub25jZQ==",
+    );
+    assert.equal(
+      head,
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nsec-websocket-protocol: chat\r\n\r\n",
+    );
+  });
+  test("without a client key there is no accept to compute", () => {
+    assert.doesNotMatch(h1SwitchingHead({ ":status": "200" }, undefined), /Accept/);
   });
 });

@@ -582,9 +582,13 @@ export class ClientConnection implements UpstreamOwner {
     const counters = fe.backendCounters(b.name);
     counters.connectionsTotal++;
     counters.connectionsActive++;
-    // An upgrade to an h2 backend takes a dedicated HTTP/1.1 connection: never one
-    // from the pool (HTTP/2 virtual connections) and never parked there afterwards.
-    const dedicated = this.req!.upgrade !== "" && fe.transport.h2 !== null;
+    // An upgrade to an h2 backend takes a dedicated HTTP/1.1 connection — never one
+    // from the pool (HTTP/2 virtual connections), never parked there afterwards —
+    // unless it is a WebSocket and the backend's session offers RFC 8441 extended CONNECT.
+    const upgrade = this.req!.upgrade;
+    const h2 = fe.transport.h2;
+    const dedicated =
+      upgrade !== "" && h2 !== null && !(upgrade === "websocket" && h2.extendedConnect(b.name));
     if (dedicated) this.upstreamDirty = true;
     const reused = fresh || dedicated ? null : fe.pool.acquire(b.name, this, fe.idleTimeout);
     if (reused !== null) {

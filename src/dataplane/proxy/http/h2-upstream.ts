@@ -7,6 +7,8 @@
 // reads back the stream's response as HTTP/1.1 bytes — chunked, with the HTTP/2
 // trailers as chunked trailers, or Content-Length-delimited when the backend sent one.
 // Pools, retries, timeouts and errors are therefore the HTTP/1.1 code path, unchanged.
+
+import { createHash } from "node:crypto";
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
@@ -58,6 +60,40 @@ function hasToken(headers: string[], lower: string, token: string): boolean {
   return false;
 }
 
+const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/**
+ * The HTTP/2 request of a WebSocket upgrade as RFC 8441 extended CONNECT: `:protocol`
+ * websocket, no Sec-WebSocket-Key (the key/accept handshake is HTTP/1.1 only; the
+ * proxy answers the client's key itself).
+ */
+export function h2ConnectHeaders(req: RequestHead, scheme: string, authority: string): OutgoingHttpHeaders {
+  const out = h2RequestHeaders(req, scheme, authority);
+  out[":method"] = "CONNECT";
+  out[":protocol"] = "websocket";
+  delete out["sec-websocket-key"];
+  return out;
+}
+
+/**
+ * The HTTP/1.1 101 a WebSocket client expects, for a 2xx answer to an extended
+ * CONNECT: Sec-WebSocket-Accept from the client's key, the backend's other fields
+ * (subprotocol, extensions) kept.
+ */
+export function h1SwitchingHead(headers: IncomingHttpHeaders, clientKey: string | undefined): string {
+  let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+  if (clientKey !== undefined) {
+    const accept = createHash("sha1").update(`${clientKey}${WS_GUID}`).digest("base64");
+    head += `Sec-WebSocket-Accept: ${accept}\r\n`;
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.charCodeAt(0) === 0x3a || value === undefined || NOT_IN_H2.has(name)) continue;
+    if (name === "content-length" || name === "sec-websocket-accept") continue;
+    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+  }
+  return `${head}\r\n`;
+}
+
 /** The HTTP/1.1 response head of an HTTP/2 response; `chunked` when the body needs that framing. */
 export function h1ResponseHead(
   headers: IncomingHttpHeaders,
@@ -80,6 +116,16 @@ export function h1ResponseHead(
 /** One client session per backend, shared by its virtual connections; reopened when it closes. */
 export class H2Sessions {
   private readonly sessions = new Map<string, ClientHttp2Session>();
+
+  /**
+   * The backend's open session advertised SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441):
+   * WebSocket may go over it as an extended CONNECT. False while no session has
+   * settings yet (the caller then upgrades over HTTP/1.1).
+   */
+  extendedConnect(key: string): boolean {
+    const s = this.sessions.get(key);
+    return s !== undefined && !s.closed && !s.destroyed && s.remoteSettings?.enableConnectProtocol === true;
+  }
 
   session(key: string, origin: string, tls: ConnectionOptions | null): ClientHttp2Session {
     const have = this.sessions.get(key);
@@ -115,6 +161,7 @@ export class H2Sessions {
 const Q_HEAD = 0;
 const Q_BODY = 1;
 const Q_DONE = 2;
+const Q_TUNNEL = 3; // an extended CONNECT stream: raw bytes both ways
 
 /**
  * A virtual HTTP/1.1 connection to an h2 backend (see the file comment). Emits
@@ -199,6 +246,10 @@ export class H2StreamSocket extends Duplex {
   /** HTTP/1.1 request bytes: a head opens a stream, body bytes go to it (de-chunked). */
   private request(chunk: Buffer, start: number, done: (err?: Error | null) => void): void {
     let at = start;
+    if (this.reqState === Q_TUNNEL) {
+      this.tunnelWrite(chunk.subarray(at), done);
+      return;
+    }
     if (this.reqState === Q_HEAD || this.reqState === Q_DONE) {
       const end = this.scanner.feed(chunk, at);
       if (end < 0) {
@@ -207,6 +258,11 @@ export class H2StreamSocket extends Duplex {
       }
       const req = parseRequestHead(this.scanner.take());
       at = end;
+      if (req.upgrade === "websocket") {
+        this.openTunnel(req);
+        this.tunnelWrite(chunk.subarray(at), done);
+        return;
+      }
       this.open(req);
       if (this.reqState === Q_DONE) {
         done(); // no body; the ClientConnection sends nothing more before the response
@@ -291,6 +347,72 @@ export class H2StreamSocket extends Duplex {
     stream.on("error", () => {}); // 'close' follows with the code
   }
 
+  /** Raw bytes onto the tunnel stream, the write callback waiting for its drain. */
+  private tunnelWrite(data: Buffer, done: (err?: Error | null) => void): void {
+    const stream = this.stream;
+    if (stream === null || stream.destroyed || data.length === 0) {
+      done();
+      return;
+    }
+    if (stream.write(data)) done();
+    else stream.once("drain", () => done());
+  }
+
+  /**
+   * A WebSocket upgrade as an RFC 8441 extended CONNECT stream. A 2xx answer becomes
+   * the 101 the HTTP/1.1 client expects and the stream a raw tunnel; any other answer
+   * is an ordinary response (and the stream is ended on our side).
+   */
+  private openTunnel(req: RequestHead): void {
+    this.method = req.method;
+    const stream = this.session.request(h2ConnectHeaders(req, this.scheme, this.authority), {
+      endStream: false,
+    });
+    this.stream = stream;
+    this.reqState = Q_TUNNEL;
+    let key: string | undefined;
+    for (let i = 0; i < req.headers.length; i += 2) {
+      if (req.headers[i].toLowerCase() === "sec-websocket-key") key = req.headers[i + 1];
+    }
+    let mode = 0; // 0: no answer yet, 1: tunnel, 2: ordinary (refused) response
+    stream.on("response", (headers) => {
+      this.touch();
+      const status = Number(headers[":status"]);
+      if (status >= 200 && status < 300) {
+        mode = 1;
+        this.deliver(Buffer.from(h1SwitchingHead(headers, key), "latin1"));
+        return;
+      }
+      mode = 2;
+      this.reqState = Q_DONE;
+      if (!stream.writableEnded) stream.end();
+      const h = h1ResponseHead(headers, this.method);
+      this.chunked = h.chunked;
+      this.deliver(Buffer.from(h.head, "latin1"));
+    });
+    stream.on("data", (data: Buffer) => {
+      this.touch();
+      if (mode === 1 || !this.chunked) this.deliver(data);
+      else if (data.length > 0) {
+        this.deliver(Buffer.from(`${data.length.toString(16)}\r\n`, "latin1"));
+        this.deliver(data);
+        this.deliver(CRLF);
+      }
+    });
+    stream.on("end", () => {
+      if (mode === 1)
+        this.push(null); // the backend half-closed the tunnel
+      else if (mode === 2 && this.chunked) this.deliver(Buffer.from("0\r\n\r\n", "latin1"));
+    });
+    stream.on("close", () => {
+      if (this.stream === stream) this.stream = null;
+      if (mode !== 2 || stream.rstCode !== constants.NGHTTP2_NO_ERROR) {
+        if (!this.destroyed) this.destroy();
+      }
+    });
+    stream.on("error", () => {}); // 'close' follows with the code
+  }
+
   private deliver(data: Buffer): void {
     this.bytesRead += data.length;
     if (!this.push(data)) {
@@ -300,6 +422,11 @@ export class H2StreamSocket extends Duplex {
 
   override _final(done: (err?: Error | null) => void): void {
     done();
+    // A tunnel half-closes like TCP (END_STREAM); the stream's close ends this socket.
+    if (this.reqState === Q_TUNNEL && this.stream !== null && !this.stream.destroyed) {
+      this.stream.end();
+      return;
+    }
     this.destroy();
   }
 
