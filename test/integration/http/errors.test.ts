@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { get as httpGet } from "node:http";
-import { createServer } from "node:net";
 import { after, describe, test } from "node:test";
 import {
+  deadPort,
   desiredFrontend,
   type FrontendOptions,
   rawRequest,
@@ -12,15 +12,6 @@ import {
   startRawBackend,
   statusLines,
 } from "./harness.ts";
-
-/** A loopback port with nothing listening (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {

@@ -2,15 +2,16 @@
 // request-timeout, retries and connect-retries apply to its requests only, while
 // requests of other routes keep the frontend's.
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, describe, test } from "node:test";
 import type { HttpSettings } from "../../../src/config/routes.ts";
-import { createHttpListener, type HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import type { HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import {
   type BackendSpec,
+  deadPort,
   desiredFrontend,
   rawRequest,
   startHttpBackend,
+  startProxy,
   startRawBackend,
   statusLines,
 } from "./harness.ts";
@@ -25,10 +26,9 @@ async function proxy(
   routes: unknown[],
   http: Partial<HttpSettings> = {},
 ): Promise<{ l: HttpListener; port: number }> {
-  const l = createHttpListener(desiredFrontend(backends, { routes, http }));
-  await l.start();
+  const { proxy: l, port } = await startProxy(desiredFrontend(backends, { routes, http }));
   cleanups.push(() => l.stop(50));
-  return { l, port: l.address()!.port };
+  return { l, port };
 }
 
 function get(port: number, path: string): Promise<string> {
@@ -50,15 +50,6 @@ async function resetting(name: string): Promise<BackendSpec> {
   const b = await startRawBackend((s) => s.on("data", () => s.destroy()));
   cleanups.push(() => b.close());
   return { name, port: b.port };
-}
-
-/** A loopback port with nothing listening (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /**

@@ -12,14 +12,14 @@ import {
 import { createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import { after, describe, test } from "node:test";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { HttpSettings } from "../../../src/config/routes.ts";
-import { createHttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import { replayingDuplex } from "../../../src/dataplane/proxy/http/h2.ts";
 import { writeSelfSignedCert } from "../../helpers/certs.ts";
-import { desiredFrontend, rawRequest, statusLines } from "./harness.ts";
-import { acceptWebSocket, echoFrames, readUpgradeHead } from "./ws-echo.ts";
+import { desiredFrontend, rawRequest, startProxy, statusLines } from "./harness.ts";
+import { acceptWebSocket, echoFrames, echoThrough, readUpgradeHead } from "./ws-echo.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-ws-h2-"));
 const cleanups: (() => Promise<void>)[] = [];
@@ -86,7 +86,7 @@ async function dualBackend(secure: boolean): Promise<DualBackend> {
       if (seen.length < H2_PREFACE.length) return;
       socket.off("data", onData);
       if (seen.subarray(0, H2_PREFACE.length).toString("latin1") === H2_PREFACE) {
-        h2.emit("connection", wrap(socket as Socket, seen));
+        h2.emit("connection", replayingDuplex(socket as Socket, seen));
       } else {
         http1(socket, seen);
       }
@@ -116,34 +116,6 @@ async function dualBackend(secure: boolean): Promise<DualBackend> {
     await new Promise<void>((r) => server.close(() => r()));
   });
   return b;
-}
-
-/** node:http2 reads a net socket's handle directly; bytes already read reach it through this. */
-function wrap(socket: Socket, first: Buffer): Duplex {
-  const d = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, cb);
-    },
-    final(cb) {
-      socket.end();
-      cb();
-    },
-    destroy(err, cb) {
-      socket.destroy();
-      cb(err);
-    },
-  });
-  d.on("error", () => {});
-  d.push(first);
-  socket.on("data", (c: Buffer) => {
-    if (!d.push(c)) socket.pause();
-  });
-  socket.on("end", () => d.push(null));
-  socket.on("close", () => d.destroy());
-  return d;
 }
 
 /**
@@ -188,41 +160,18 @@ async function extendedConnectBackend(
 }
 
 async function proxyTo(port: number, http: Partial<HttpSettings>): Promise<number> {
-  const l = createHttpListener(desiredFrontend([{ name: "b", port }], { http }));
-  await l.start();
-  cleanups.push(() => l.stop(50));
-  return l.address()!.port;
+  const { proxy, port: front } = await startProxy(desiredFrontend([{ name: "b", port }], { http }));
+  cleanups.push(() => proxy.stop(50));
+  return front;
 }
 
-/** Open a WebSocket through the proxy, send two messages, return the echoes. */
-async function echoThrough(port: number, protocols: string[] = []): Promise<string[]> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, protocols);
-  const replies: string[] = [];
-  const timer = setTimeout(() => ws.close(), 5000);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => {
-        ws.send("hello");
-        ws.send("y".repeat(500));
-      });
-      ws.addEventListener("message", (e) => {
-        replies.push(String(e.data));
-        if (replies.length === 2) ws.close();
-      });
-      ws.addEventListener("close", () => resolve());
-      ws.addEventListener("error", () => reject(new Error("websocket error")));
-    });
-  } finally {
-    clearTimeout(timer);
-  }
-  return replies;
-}
+const MESSAGES = ["hello", "y".repeat(500)];
 
 describe("WebSocket through upstream: h2 backends", () => {
   test("cleartext h2 backend: the upgrade goes over HTTP/1.1 and echoes; plain requests stay on h2", async () => {
     const b = await dualBackend(false);
     const port = await proxyTo(b.port, { upstream: "h2" });
-    assert.deepEqual(await echoThrough(port), ["hello", "y".repeat(500)]);
+    assert.deepEqual(await echoThrough(port, MESSAGES), MESSAGES);
     assert.equal(b.upgrades.length, 1);
     assert.equal(b.upgrades[0].line, "GET /chat HTTP/1.1");
     assert.equal(b.upgrades[0].fields.connection, "Upgrade");
@@ -236,7 +185,7 @@ describe("WebSocket through upstream: h2 backends", () => {
     assert.deepEqual(b.h2Paths, ["/plain"]);
 
     // The session now exists, but does not offer extended CONNECT: still HTTP/1.1.
-    assert.deepEqual(await echoThrough(port), ["hello", "y".repeat(500)]);
+    assert.deepEqual(await echoThrough(port, MESSAGES), MESSAGES);
     assert.equal(b.upgrades.length, 2);
     assert.deepEqual(b.h2Paths, ["/plain"]);
   });
@@ -260,7 +209,7 @@ describe("WebSocket through upstream: h2 backends", () => {
       upstream: "h2",
       upstreamTls: { verify: true, sni: "backend.test", ca: CERT },
     });
-    assert.deepEqual(await echoThrough(port), ["hello", "y".repeat(500)]);
+    assert.deepEqual(await echoThrough(port, MESSAGES), MESSAGES);
     assert.deepEqual(b.h1Tls, [{ servername: "backend.test", alpn: "http/1.1" }]);
     assert.equal(b.upgrades[0].fields.upgrade, "websocket");
 
@@ -292,7 +241,7 @@ describe("WebSocket through upstream: h2 backends", () => {
       await rawRequest(port, "GET /first HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
       /h2 \/first/,
     );
-    assert.deepEqual(await echoThrough(port, ["chat"]), ["hello", "y".repeat(500)]);
+    assert.deepEqual(await echoThrough(port, MESSAGES, ["chat"]), MESSAGES);
     assert.equal(b.connects.length, 1);
     const c = b.connects[0];
     assert.equal(c[":protocol"], "websocket");

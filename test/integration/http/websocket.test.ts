@@ -4,7 +4,7 @@ import type { Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import { desiredFrontend, rawRequest, startProxy, statusLines } from "./harness.ts";
-import { acceptWebSocket } from "./ws-echo.ts";
+import { acceptWebSocket, echoThrough } from "./ws-echo.ts";
 
 /** A minimal WebSocket echo server (RFC 6455): text frames under 64 KiB, echoed back. */
 function startEchoServer(): Promise<{ server: Server; port: number; upgrades: string[] }> {
@@ -41,20 +41,7 @@ describe("WebSocket upgrade passes through as a tunnel", () => {
   });
 
   test("Node's WebSocket client exchanges messages with the backend through the proxy", async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
-    const replies: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => {
-        ws.send("hello");
-        ws.send("x".repeat(1000));
-      });
-      ws.addEventListener("message", (e) => {
-        replies.push(String(e.data));
-        if (replies.length === 2) ws.close();
-      });
-      ws.addEventListener("close", () => resolve());
-      ws.addEventListener("error", () => reject(new Error("websocket error")));
-    });
+    const replies = await echoThrough(port, ["hello", "x".repeat(1000)]);
     assert.deepEqual(replies, ["hello", "x".repeat(1000)]);
     const [connection, upgrade, xff] = echo.upgrades.at(-1)!.split("|");
     assert.equal(connection, "Upgrade");

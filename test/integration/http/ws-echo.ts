@@ -82,3 +82,30 @@ export function readUpgradeHead(
   };
   socket.on("data", onData);
 }
+
+/** Open a WebSocket (Node's client) to the proxy, send `messages`, return the echoes (bounded: 5 s). */
+export async function echoThrough(
+  port: number,
+  messages: string[],
+  protocols: string[] = [],
+): Promise<string[]> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, protocols);
+  const replies: string[] = [];
+  const timer = setTimeout(() => ws.close(), 5000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => {
+        for (const m of messages) ws.send(m);
+      });
+      ws.addEventListener("message", (e) => {
+        replies.push(String(e.data));
+        if (replies.length === messages.length) ws.close();
+      });
+      ws.addEventListener("close", () => resolve());
+      ws.addEventListener("error", () => reject(new Error("websocket error")));
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  return replies;
+}

@@ -323,11 +323,10 @@ const cleartextRemotes = new WeakMap<ServerHttp2Session, Remote>();
 let adopting: Remote | null = null;
 
 /**
- * Serve a plain connection that opened with the HTTP/2 preface (h2c prior knowledge).
- * node:http2 reads a net.Socket's handle directly and would miss the bytes already
- * read, so the session runs over a small Duplex that replays them first.
+ * A Duplex over `socket` that yields `first` (bytes already read from it) before the
+ * socket's own: node:http2 reads a net.Socket's handle directly and would miss them.
  */
-export function adoptCleartext(server: Http2Server, socket: Socket, first: Buffer): void {
+export function replayingDuplex(socket: Socket, first: Buffer): Duplex {
   const wrapper = new Duplex({
     read() {
       socket.resume();
@@ -352,6 +351,15 @@ export function adoptCleartext(server: Http2Server, socket: Socket, first: Buffe
   socket.on("end", () => wrapper.push(null));
   socket.on("close", () => wrapper.destroy());
   socket.on("error", () => {});
+  return wrapper;
+}
+
+/**
+ * Serve a plain connection that opened with the HTTP/2 preface (h2c prior knowledge),
+ * over a replaying Duplex (above).
+ */
+export function adoptCleartext(server: Http2Server, socket: Socket, first: Buffer): void {
+  const wrapper = replayingDuplex(socket, first);
   adopting = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
   try {
     server.emit("connection", wrapper);
