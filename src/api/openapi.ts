@@ -48,7 +48,8 @@ const DOCS: Record<string, { summary: string; response?: z.ZodType }> = {
     summary: "Override a pool member's weight.",
   },
   "POST /api/v1/config/check": {
-    summary: "Validate the config source as a reload would.",
+    summary:
+      "Validate the config source as a reload would: 200 with what a reload would change (diff from the running config), 422 with the errors.",
     response: ReloadReply,
   },
   "POST /api/v1/config/reload": {

@@ -102,6 +102,7 @@ export const EventView = z
 
 export const ReloadReply = z.object({
   ok: z.boolean(),
+  source: z.string().optional(),
   changed: z.boolean().optional(),
   summary: z.string().optional(),
   diff: z.unknown().optional(),

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { z } from "zod";
-import { formatIssue } from "../config/index.ts";
+import { diffConfig, formatIssue, isEmpty } from "../config/index.ts";
 import type { HostPort } from "../config/types.ts";
 import { summarizeDiff } from "../control/diff-summary.ts";
 import { LodestoneError } from "../errors.ts";
@@ -286,7 +286,19 @@ export async function startAdminServer(
   post(`${API}/config/check`, EmptyBody, async (ctx) => {
     log.info({ who: ctx.who, action: "config check" }, "admin request");
     const result = await daemon.checkConfig();
-    if (result.ok) return { body: { ok: true, source: daemon.status().configSource } };
+    if (result.ok) {
+      // What a reload would change, from the running config (the same pure diff reload uses).
+      const diff = diffConfig(daemon.config, result.config);
+      return {
+        body: {
+          ok: true,
+          source: daemon.status().configSource,
+          changed: !isEmpty(diff),
+          summary: summarizeDiff(diff),
+          diff,
+        },
+      };
+    }
     return { status: 422, body: { ok: false, errors: issues(result.errors) } };
   });
   post(`${API}/config/reload`, EmptyBody, async (ctx) => {

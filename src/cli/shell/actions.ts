@@ -1,8 +1,10 @@
 // What each resolved command does: one admin API call, then a table (or --json).
 // Shared by the `lodestone` subcommands and the shell. Returns the exit code.
 import type { backendViews, frontendViews, healthcheckViews, serviceViews } from "../../api/views.ts";
+import type { ConfigDiff } from "../../config/index.ts";
 import type { ControlEvent } from "../../control/events.ts";
 import { type ApiClient, CliError, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, unreachable } from "../client.ts";
+import { formatConfigDiff } from "../config-check.ts";
 import { ago, bytes, duration, fields, paint, type Style, state, table } from "./format.ts";
 import type { Resolution } from "./grammar.ts";
 
@@ -139,10 +141,17 @@ export async function runAction(r: Ok, client: ApiClient, io: Io): Promise<numbe
       return EXIT_OK;
     }
     case "config.check": {
-      const c = await client.post<{ ok: boolean; source?: string; errors?: { text: string }[] }>(
-        "/api/v1/config/check",
+      const c = await client.post<{
+        ok: boolean;
+        source?: string;
+        diff?: ConfigDiff;
+        errors?: { text: string }[];
+      }>("/api/v1/config/check");
+      show(c, () =>
+        c.ok
+          ? `${c.source}: ok\n${c.diff ? formatConfigDiff(c.diff) : ""}`
+          : `config invalid:\n${errorLines(c.errors)}`,
       );
-      show(c, () => (c.ok ? `${c.source}: ok\n` : `config invalid:\n${errorLines(c.errors)}`));
       return c.ok ? EXIT_OK : EXIT_REFUSED;
     }
     case "config.reload": {

@@ -14,19 +14,34 @@ export function connectionOptions(cmd: Command): Command {
     .option("-c, --config <file>", "read the admin address and token from this config file");
 }
 
-export function registerGrammarCommand(program: Command, word: string): void {
+/**
+ * A subcommand that handles some forms itself before the grammar (`config check FILE`):
+ * `options` adds its flags, `run` returns an exit code, or null to go on with the grammar.
+ */
+export interface GrammarExtension<O> {
+  options(cmd: Command): Command;
+  run(words: string[], opts: ConnectionOptions & { json?: boolean } & O): Promise<number | null>;
+}
+
+export function registerGrammarCommand<O = object>(
+  program: Command,
+  word: string,
+  extension?: GrammarExtension<O>,
+): void {
   const node = GRAMMAR.children!.find((c) => c.word === word)!;
   const usage = (node.children ?? []).map((c) => c.word).join("|");
-  connectionOptions(program.command(word))
+  const cmd = connectionOptions(program.command(word))
     .description(`${node.help} (${usage}); unique prefixes work: "${word} ${usage.slice(0, 3)}"`)
     .argument("[words...]", "the rest of the command")
-    .option("--json", "print JSON")
+    .option("--json", "print JSON");
+  (extension ? extension.options(cmd) : cmd)
     .allowUnknownOption()
     .allowExcessArguments()
     // commander's own usage errors (e.g. --admin without a value) exit 2 like ours.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE))
-    .action(async (words: string[], opts: ConnectionOptions & { json?: boolean }) => {
-      process.exitCode = await runFromCli([word, ...words, ...(opts.json ? ["--json"] : [])], opts);
+    .action(async (words: string[], opts: ConnectionOptions & { json?: boolean } & O) => {
+      const own = extension ? await extension.run(words, opts) : null;
+      process.exitCode = own ?? (await runFromCli([word, ...words, ...(opts.json ? ["--json"] : [])], opts));
     });
 }
 

@@ -279,7 +279,17 @@ describe("mutations", () => {
     const c = await call("POST", "/api/v1/config/check");
     assert.equal(c.status, 200);
     assert.equal(c.body.ok, true);
+    assert.equal(c.body.changed, false);
+    assert.equal(c.body.summary, "no changes");
     writeFileSync(f.file, f.yaml.replace("b: { weight: 50 }", "b: { weight: 60 }"));
+    // check tells what the reload would change, and changes nothing itself.
+    const preview = await call("POST", "/api/v1/config/check");
+    assert.equal(preview.status, 200);
+    assert.equal(preview.body.changed, true);
+    assert.equal(preview.body.summary, "services ~web");
+    assert.deepEqual(preview.body.diff.services, { added: [], removed: [], changed: ["web"] });
+    const before = await call("GET", "/api/v1/services/web");
+    assert.equal(before.body.pools[0].members[1].configuredWeight, 50);
     const r = await call("POST", "/api/v1/config/reload");
     assert.equal(r.status, 200);
     assert.equal(r.body.ok, true);

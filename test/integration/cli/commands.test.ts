@@ -241,6 +241,91 @@ describe("config", () => {
   });
 });
 
+describe("config check shows what a reload would change", () => {
+  test("against the running daemon: the edited file's changes, without applying them", async () => {
+    const weights = async () => {
+      const svc = JSON.parse((await cli("show", "service", "web", "--json")).stdout);
+      return svc.pools.map((p: { members: { configuredWeight: number }[] }) =>
+        p.members.map((m) => m.configuredWeight),
+      );
+    };
+    const before = await weights();
+    writeFileSync(f.file, f.yaml.replace("b: { weight: 50 }", "b: { weight: 60 }"));
+    try {
+      const r = await cli("config", "check", "--token", TOKEN);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /: ok\na reload would change:\n\s+services:\s+changed web\n$/);
+      const json = await cli("config", "check", "--token", TOKEN, "--json");
+      const body = JSON.parse(json.stdout);
+      assert.equal(body.changed, true);
+      assert.deepEqual(body.diff.services, { added: [], removed: [], changed: ["web"] });
+      // Checking applies nothing: the service looks as before.
+      assert.deepEqual(await weights(), before);
+    } finally {
+      writeFileSync(f.file, f.yaml);
+    }
+    const same = await cli("config", "check", "--token", TOKEN);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /a reload would change nothing/);
+  });
+
+  test("config check FILE compares a file here with the config the daemon runs", async () => {
+    const other = join(f.dir, "candidate.yaml");
+    writeFileSync(
+      other,
+      f.yaml.replace("  a: { address", "  a2: { address").replace("a: { weight", "a2: { weight"),
+    );
+    const r = await cli("config", "check", other);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^${other}: ok \\(`));
+    assert.match(r.stdout, /compared with the running config .*: a reload would change:/);
+    assert.match(r.stdout, /backends:\s+added a2; removed a\n/);
+    const unreachable = await lodestone([
+      "config",
+      "check",
+      other,
+      "--admin",
+      `127.0.0.1:${await freePort()}`,
+    ]);
+    assert.equal(unreachable.code, 2);
+    assert.match(unreachable.stderr, /is valid, but there is nothing to compare it with: .*--against FILE/);
+    oneLineError(unreachable);
+  });
+
+  test("config check FILE --against OTHER works offline; exit 1 invalid, 2 unreadable or usage", async () => {
+    const dead = `127.0.0.1:${await freePort()}`; // no daemon is asked
+    const base = join(f.dir, "base.yaml");
+    const next = join(f.dir, "next.yaml");
+    writeFileSync(base, f.yaml);
+    writeFileSync(
+      next,
+      f.yaml
+        .replace("interval: 100ms", "interval: 200ms")
+        .replace(
+          /\nfrontends:\n/,
+          "\nfrontends:\n  www2: { listen: 127.0.0.1:1, protocol: tcp, service: web }\n",
+        ),
+    );
+    const r = await lodestone(["config", "check", next, "--against", base, "--admin", dead]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /frontends:\s+added www2\n/);
+    assert.match(r.stdout, /healthchecks:\s+changed tcp-fast\n/);
+    const same = await lodestone(["config", "ch", base, "--against", base, "--admin", dead]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /a reload would change nothing/);
+    writeFileSync(next, f.yaml.replace("protocol: tcp", "protocol: carrier-pigeon"));
+    const bad = await lodestone(["config", "check", next, "--against", base]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /next\.yaml:\d+:\d+: .*protocol/);
+    const missing = await lodestone(["config", "check", join(f.dir, "nope.yaml"), "--against", base]);
+    assert.equal(missing.code, 2);
+    oneLineError(missing);
+    const usage = await lodestone(["config", "check", "--against", base]);
+    assert.equal(usage.code, 2);
+    oneLineError(usage);
+  });
+});
+
 describe("watch", () => {
   test("watch events prints live events that pass its filters and stops after --count", async () => {
     const watch = new LodestoneCommand([
