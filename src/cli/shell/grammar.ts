@@ -135,7 +135,11 @@ export const GRAMMAR: GrammarNode = {
       word: "config",
       help: "check or reload the configuration",
       children: [
-        leaf("check", "validate the config file as a reload would", "config.check"),
+        leaf(
+          "check",
+          "validate the config file as a reload would and show what it would change",
+          "config.check",
+        ),
         leaf("reload", "re-read the config file and apply it", "config.reload"),
       ],
     },
