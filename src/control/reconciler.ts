@@ -43,6 +43,11 @@ export class Reconciler {
   #reasons: string[] = [];
   #last: DesiredState | undefined;
   #lastErrors: Error[] = [];
+  /**
+   * The last apply had errors: the dataplanes may hold something between the last
+   * state and the refused one, so the next reconcile applies even an "unchanged" state.
+   */
+  #retry = false;
   #applies = 0;
 
   constructor(options: ReconcilerOptions) {
@@ -132,7 +137,7 @@ export class Reconciler {
       log?.error({ err, reasons }, "computing the desired state failed");
       return;
     }
-    if (previous && isDeepStrictEqual(previous.frontends, next.frontends)) {
+    if (previous && !this.#retry && isDeepStrictEqual(previous.frontends, next.frontends)) {
       log?.debug({ reasons, version: previous.version }, "reconcile: no change");
       return;
     }
@@ -146,6 +151,7 @@ export class Reconciler {
       }
     });
     this.#lastErrors = errors;
+    this.#retry = errors.length > 0;
     const applied = appliedPart(next, previous, errors);
     if (applied === null) {
       // Nothing can be attributed: say so and keep the last state as the reference,

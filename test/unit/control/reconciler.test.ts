@@ -271,3 +271,26 @@ test("an apply failure that names no frontend reports nothing applied and keeps 
   assert.equal(lines.at(-1), "desired state not applied");
   assert.equal(r.lastErrors.length, 1);
 });
+
+test("after a refused apply the next trigger applies again even when the inputs went back to the last state", async () => {
+  // The dataplane may have taken part of the refused state: only a new apply makes
+  // it match the reconciler's reference again.
+  const dp = new RecordingDataplane("proxy");
+  const input = { n: 1 };
+  const r = new Reconciler({ compute: stateOf(input), dataplanes: [dp] });
+  await r.open();
+  dp.fail = true;
+  dp.failMessage = "xdp: map update failed";
+  input.n = 2;
+  r.trigger("change");
+  await r.settled();
+  dp.fail = false;
+  input.n = 1;
+  r.trigger("back");
+  await r.settled();
+  assert.deepEqual(dp.applied, [1, 2], "the state equal to the last one is applied again");
+  assert.equal(r.current?.version, 2);
+  r.trigger("nothing");
+  await r.settled();
+  assert.deepEqual(dp.applied, [1, 2], "once applied cleanly, unchanged states are skipped again");
+});
