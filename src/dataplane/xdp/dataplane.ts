@@ -274,6 +274,20 @@ export class XdpDataplane implements Dataplane {
     }
     return out;
   }
+
+  /** NAT reverse entries (where a flow's replies go) of a frontend's flows, counted on demand. */
+  natEntries(frontend: string): number {
+    const program = this.#program;
+    const vip = this.#state && [...this.#state.vips.values()].find((v) => v.frontend === frontend);
+    if (!program || !vip) return 0;
+    const family = STRUCTS.ls_flow_key.fields.family[0];
+    let n = 0;
+    for (const key of program.maps.nat.keys()) {
+      const v = program.maps.nat.lookup(key);
+      if (v && decodeNatEntry(v, key[family]).vipId === vip.meta.vipId) n++;
+    }
+    return n;
+  }
 }
 
 function readStats(program: XdpProgram, map: "vip_stats" | "real_stats", id: number): Stats {

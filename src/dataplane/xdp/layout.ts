@@ -17,6 +17,8 @@ export const LS_VIP_HASH_SRC = 1 << 1;
 export const LS_VIP_HASH_3TUPLE = 1 << 2;
 export const LS_VIP_FRAG_ALIAS = 1 << 3;
 export const LS_REAL_ACTIVE = 1 << 0;
+export const LS_FLOW_FIN_FWD = 1 << 0;
+export const LS_FLOW_FIN_REPLY = 1 << 1;
 export const LS_STATS_GLOBAL = LS_MAX_VIPS;
 export const DROP_REASONS = ["noBackend", "badReal", "natPorts", "redirect"] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -60,7 +62,10 @@ export const STRUCTS = {
     size: 40,
     fields: { src: [0, 16], dst: [16, 16], sport: [32, 2], dport: [34, 2], proto: [36, 1], family: [37, 1] },
   },
-  ls_flow: { size: 24, fields: { real_id: [0, 4], vip_id: [4, 4], created_ns: [8, 8], nat_port: [16, 2] } },
+  ls_flow: {
+    size: 24,
+    fields: { real_id: [0, 4], vip_id: [4, 4], created_ns: [8, 8], nat_port: [16, 2], closing: [18, 1] },
+  },
   ls_nat_entry: {
     size: 60,
     fields: {
@@ -351,6 +356,8 @@ export interface Flow {
   vipId: number;
   createdNs: bigint;
   natPort: number;
+  /** LS_FLOW_FIN_* bits: FINs seen so far. */
+  closing: number;
 }
 
 export function decodeFlow(buf: Buffer): Flow {
@@ -360,6 +367,7 @@ export function decodeFlow(buf: Buffer): Flow {
     vipId: readHost32(buf, f.vip_id[0]),
     createdNs: readHost64(buf, f.created_ns[0]),
     natPort: buf.readUInt16BE(f.nat_port[0]),
+    closing: buf[f.closing[0]],
   };
 }
 

@@ -6,6 +6,11 @@
 //   {op: "open", conn, host, port}   open a long-lived connection named conn
 //   {op: "ping", conn}               one line over it -> the backend's name
 //   {op: "close", conn}
+//   {op: "reset", conn}              abort it: the client's kernel sends a RST
+//   {op: "bigline", host, port, size}  one connection, one line of `size` bytes -> the answer line
+//                                    (full-sized segments: a path MTU below them must be learnt)
+//   {op: "udp-refused", host, port}  a connected UDP socket sends one datagram -> "refused" (an ICMP
+//                                    unreachable reached it), "answer" or "timeout"
 // Every wait is bounded (5 s per answer: generous, as CI machines can be busy).
 import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { connect, isIPv6, type Socket } from "node:net";
@@ -66,6 +71,39 @@ function ping(c: { sock: Socket; lines: string[]; waiters: Array<(l: string) => 
     });
     c.sock.once("close", onClose);
     c.sock.write("ping\n");
+  });
+}
+
+async function bigLine(host: string, port: number, size: number): Promise<string> {
+  const c = await open(host, port);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within ${TIMEOUT}ms`)), TIMEOUT);
+      c.waiters.push((l) => {
+        clearTimeout(timer);
+        resolve(l);
+      });
+      c.sock.write(`${"x".repeat(size)}\n`);
+    });
+  } finally {
+    c.sock.destroy();
+  }
+}
+
+function udpRefused(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = createSocket(isIPv6(host) ? "udp6" : "udp4");
+    const done = (what: string) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(what);
+    };
+    const timer = setTimeout(() => done("timeout"), TIMEOUT);
+    sock.on("error", (err: NodeJS.ErrnoException) =>
+      done(err.code === "ECONNREFUSED" ? "refused" : err.message),
+    );
+    sock.on("message", () => done("answer"));
+    sock.connect(port, host, () => sock.send("are you there?"));
   });
 }
 
@@ -140,6 +178,14 @@ serveAgent(
         if (!c) throw new Error(`no connection ${String(req.conn)}`);
         return ping(c).catch((e: Error) => `error: ${e.message}`);
       }
+      case "bigline":
+        return bigLine(host, port, req.size as number).catch((e: Error) => `error: ${e.message}`);
+      case "udp-refused":
+        return udpRefused(host, port);
+      case "reset":
+        conns.get(req.conn as string)?.sock.resetAndDestroy();
+        conns.delete(req.conn as string);
+        return true;
       case "close":
         conns.get(req.conn as string)?.sock.destroy();
         conns.delete(req.conn as string);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { DEFAULT_PASS_OBJECT_PATH, ensureBpfObject } from "../../../src/dataplane/xdp/build.ts";
 import type { XdpStats } from "../../../src/dataplane/xdp/dataplane.ts";
 import { type BackendSpec, frontend, state, tally } from "./desired.ts";
-import { Agent, skipReason, Topology, V4, V6 } from "./netns.ts";
+import { Agent, skipReason, Topology, V4, V6, waitFor } from "./netns.ts";
 
 const skip = skipReason();
 const NAMES = ["b1", "b2", "b3"];
@@ -120,6 +120,20 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     assert.equal(new Set(answers).size, 1, JSON.stringify(answers));
     assert.ok(NAMES.includes(answers[0]));
     await client.call({ op: "close", conn: "sticky" });
+  });
+
+  it("forgets a connection's conntrack entry when the client resets it", async () => {
+    const total = async () =>
+      Object.values(await lb.call<Record<string, number>>({ op: "flows", frontend: "web" })).reduce(
+        (a, b) => a + b,
+        0,
+      );
+    const before = await total();
+    await client.call({ op: "open", conn: "doomed", host: V4.vip, port: PORT });
+    assert.notEqual(await client.call<string>({ op: "ping", conn: "doomed" }), "");
+    assert.equal(await total(), before + 1, "the open connection has an entry");
+    await client.call({ op: "reset", conn: "doomed" });
+    await waitFor(async () => (await total()) === before, "the entry to go after the RST");
   });
 
   it("sends no new flows to a backend at weight 0 while its established connection keeps working (drain), then flush ends it", async () => {

@@ -1,7 +1,7 @@
 // The balancer inside its namespace: an XdpDataplane driven by the test.
 //   {op: "init", options}         XdpDataplaneOptions (JSON-safe parts)
 //   {op: "apply", desired}        a DesiredState whose maglev tables are plain arrays
-//   {op: "stats"} / {op: "flows", frontend} / {op: "attachments"}
+//   {op: "stats"} / {op: "flows", frontend} / {op: "nat", frontend} / {op: "attachments"}
 //   {op: "stop"}                  stop (detaches unless init said detachOnStop: false)
 
 import { XdpDataplane, type XdpDataplaneOptions } from "../../../src/dataplane/xdp/dataplane.ts";
@@ -36,6 +36,8 @@ serveAgent(
         return dp!.xdpStats();
       case "flows":
         return dp!.flowsByBackend(req.frontend as string);
+      case "nat":
+        return dp!.natEntries(req.frontend as string);
       case "logs":
         return logs;
       case "stop":

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { ensureBpfObject } from "../../../src/dataplane/xdp/build.ts";
 import type { XdpStats } from "../../../src/dataplane/xdp/dataplane.ts";
 import { frontend, state, tally } from "./desired.ts";
-import { Agent, skipReason, Topology, V4, V6 } from "./netns.ts";
+import { Agent, skipReason, Topology, V4, V6, waitFor } from "./netns.ts";
 
 const skip = skipReason();
 const NAMES = ["b1", "b2", "b3"];
@@ -98,6 +98,31 @@ describe("XDP dataplane, NAT mode", { skip: skip ?? false }, () => {
     assert.equal(new Set(answers).size, 1, JSON.stringify(answers));
     await client.call({ op: "close", conn: "long" });
   });
+
+  const entries = async () => {
+    const flows = await lb.call<Record<string, number>>({ op: "flows", frontend: "web" });
+    return {
+      conntrack: Object.values(flows).reduce((a, b) => a + b, 0),
+      nat: await lb.call<number>({ op: "nat", frontend: "web" }),
+    };
+  };
+
+  for (const [how, op] of [
+    ["once both sides have closed it (a FIN each way, then the last ACK)", "close"],
+    ["when the client resets it", "reset"],
+  ] as const) {
+    it(`forgets a NATed connection's conntrack and NAT entries ${how}`, async () => {
+      const before = await entries();
+      await client.call({ op: "open", conn: op, host: V4.natVip, port: 80 });
+      assert.ok(NAMES.includes(await client.call<string>({ op: "ping", conn: op })));
+      assert.deepEqual(await entries(), { conntrack: before.conntrack + 1, nat: before.nat + 1 });
+      await client.call({ op, conn: op });
+      await waitFor(
+        async () => JSON.stringify(await entries()) === JSON.stringify(before),
+        `the entries to go: ${JSON.stringify(before)}`,
+      );
+    });
+  }
 
   it("drops and counts packets for a VIP whose backends all have weight 0", async () => {
     const none = desired();

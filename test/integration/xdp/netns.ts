@@ -197,3 +197,12 @@ export function serveAgent(
   });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 }
+
+/** Polls `check` every 50 ms until it holds; fails after `timeoutMs` naming `what`. */
+export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

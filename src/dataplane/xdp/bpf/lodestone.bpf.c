@@ -99,6 +99,9 @@ struct packet {
 	__u8 fragment; /* ports unknown or not to be trusted: hash on 3 tuple */
 	__u8 tcp_syn;
 	__u8 tcp_rst;
+	__u8 tcp_fin;
+	__u8 tcp_bare; /* no payload: a pure ACK (or SYN, FIN, RST) */
+	__u16 l3_len;  /* IP header + payload, from the IP header */
 	__u64 len;
 };
 
@@ -192,6 +195,8 @@ static __always_inline int parse_l4(void *data, void *data_end, struct packet *p
 		pkt->flow.dport = tcp->dest;
 		pkt->tcp_syn = tcp->syn && !tcp->ack;
 		pkt->tcp_rst = tcp->rst;
+		pkt->tcp_fin = tcp->fin;
+		pkt->tcp_bare = pkt->l3_len == (pkt->l4_off - pkt->l3_off) + tcp->doff * 4;
 	} else {
 		struct udphdr *udp = data + pkt->l4_off;
 		if ((void *)(udp + 1) > data_end)
@@ -227,6 +232,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct packet *pkt)
 		pkt->flow.src[0] = ip->saddr;
 		pkt->flow.dst[0] = ip->daddr;
 		pkt->l4_off = sizeof(*eth) + ip->ihl * 4;
+		pkt->l3_len = bpf_ntohs(ip->tot_len);
 		/* Any fragment, first included: later ones carry no ports, so none may use them. */
 		pkt->fragment = (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
@@ -236,6 +242,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct packet *pkt)
 			return -1;
 		next = ip6->nexthdr;
 		pkt->l4_off = sizeof(*eth) + sizeof(*ip6);
+		pkt->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 		if (next == NEXTHDR_FRAGMENT) {
 			/* struct frag_hdr { u8 nexthdr; u8 reserved; be16 frag_off; be32 id; } */
 			__u8 *frag = data + pkt->l4_off;
@@ -400,6 +407,19 @@ static __always_inline int addr_eq(const __u32 *a, const __u32 *b)
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
 }
 
+/* The NAT reverse key of a flow: backend:port -> our address:nat_port. */
+static __always_inline void nat_reply_key(struct ls_flow_key *rkey, const struct ls_real *real,
+					  const struct ls_vip_meta *vip, __u16 nat_port, __u8 proto,
+					  __u8 family)
+{
+	__builtin_memcpy(rkey->src, real->addr, 16);
+	__builtin_memcpy(rkey->dst, vip->nat_addr, 16);
+	rkey->sport = real->port;
+	rkey->dport = nat_port;
+	rkey->proto = proto;
+	rkey->family = family;
+}
+
 /* NAT: find or claim a source port for this flow; 0 = none free. */
 static __always_inline __u16 nat_claim_port(struct xdp_md *ctx, struct packet *pkt,
 					    struct ls_vip_meta *vip, struct ls_real *real,
@@ -418,11 +438,7 @@ static __always_inline __u16 nat_claim_port(struct xdp_md *ctx, struct packet *p
 		return 0;
 	range = (__u32)vip->nat_port_max - vip->nat_port_min + 1;
 
-	__builtin_memcpy(rkey.src, real->addr, 16);
-	__builtin_memcpy(rkey.dst, vip->nat_addr, 16);
-	rkey.sport = real->port;
-	rkey.proto = pkt->flow.proto;
-	rkey.family = pkt->flow.family;
+	nat_reply_key(&rkey, real, vip, 0, pkt->flow.proto, pkt->flow.family);
 
 	__builtin_memcpy(entry.client, pkt->flow.src, 16);
 	__builtin_memcpy(entry.vip, pkt->flow.dst, 16);
@@ -454,6 +470,27 @@ static __always_inline __u16 nat_claim_port(struct xdp_md *ctx, struct packet *p
 			return port;
 	}
 	return 0;
+}
+
+/*
+ * TCP teardown, so entries go when their flow does rather than by LRU ageing alone:
+ * 1 = this packet ends the flow (a RST, or the last ACK after a FIN each way), forget
+ * it once the packet is on its way; 0 = keep. `flow` may be null (no entry yet). FINs
+ * are only seen both ways in NAT mode (DSR replies bypass us), so DSR forgets on RST.
+ */
+static __always_inline int tcp_flow_ends(struct ls_flow *flow, const struct packet *pkt, __u8 fin_bit)
+{
+	if (pkt->flow.proto != IPPROTO_TCP || pkt->fragment)
+		return 0;
+	if (pkt->tcp_rst)
+		return 1;
+	if (!flow)
+		return 0;
+	if (pkt->tcp_fin) {
+		flow->closing |= fin_bit;
+		return 0;
+	}
+	return pkt->tcp_bare && flow->closing == (LS_FLOW_FIN_FWD | LS_FLOW_FIN_REPLY);
 }
 
 /* A reply from a backend to one of our NAT addresses: translate it back to the client. */
@@ -493,13 +530,322 @@ static __always_inline int nat_reply(struct xdp_md *ctx, struct packet *pkt)
 		rs->reply_packets++;
 		rs->reply_bytes += pkt->len;
 	}
+	/* Teardown seen from the backend's side: the flow's conntrack entry is keyed by the client. */
+	if (pkt->flow.proto == IPPROTO_TCP && (pkt->tcp_rst || pkt->tcp_fin || pkt->tcp_bare)) {
+		struct ls_flow_key ckey = {};
+		struct ls_flow *flow;
+
+		__builtin_memcpy(ckey.src, client, 16);
+		__builtin_memcpy(ckey.dst, vip, 16);
+		ckey.sport = client_port;
+		ckey.dport = vip_port;
+		ckey.proto = pkt->flow.proto;
+		ckey.family = pkt->flow.family;
+		flow = bpf_map_lookup_elem(&conntrack, &ckey);
+		if (tcp_flow_ends(flow, pkt, LS_FLOW_FIN_REPLY)) {
+			bpf_map_delete_elem(&conntrack, &ckey);
+			bpf_map_delete_elem(&nat, &pkt->flow);
+		}
+	}
 	if (rewrite(ctx, pkt, vip, client, vip_port, client_port) < 0)
 		return XDP_PASS;
 	return send(ctx, ifindex, client_mac, lb_mac);
 }
 
-SEC("xdp")
-int lodestone_xdp(struct xdp_md *ctx)
+/* ---- ICMP errors about NATed flows ---- */
+
+/* <linux/icmp.h> pulls in libc headers; the few values needed here. */
+#define ICMP_DEST_UNREACH 3
+#define ICMP_TIME_EXCEEDED 11
+#define ICMPV6_DEST_UNREACH 1
+#define ICMPV6_PKT_TOOBIG 2
+#define ICMPV6_TIME_EXCEED 3
+
+/* The first 8 bytes of an ICMP or ICMPv6 error; the quoted packet follows. */
+struct icmp_err {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__u32 rest; /* unused, or the next-hop MTU */
+};
+
+/*
+ * Ones'-complement accumulation of 16-bit replacements (RFC 1624: HC' = ~(~HC + ~m + m')),
+ * over 32-bit words as they lie in memory. The sum is byte-order independent, so words
+ * read raw from the packet and raw checksum fields agree. Fold with csum_fold(~HC + acc).
+ */
+static __always_inline __u64 csum_replace_word(__u64 acc, __u32 from, __u32 to)
+{
+	__u32 nf = ~from;
+	return acc + (nf & 0xffff) + (nf >> 16) + (to & 0xffff) + (to >> 16);
+}
+
+static __always_inline __u64 csum_replace_half(__u64 acc, __u16 from, __u16 to)
+{
+	return acc + (__u16)~from + to;
+}
+
+static __always_inline __u16 csum_apply(__u16 check, __u64 acc)
+{
+	return csum_fold((__u64)(__u16)~check + acc);
+}
+
+/* ICMP error types that quote a packet we sent and matter to the client's stack. */
+static __always_inline int icmp4_is_error(__u8 type)
+{
+	return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED;
+}
+
+static __always_inline int icmp6_is_error(__u8 type)
+{
+	return type == ICMPV6_DEST_UNREACH || type == ICMPV6_PKT_TOOBIG || type == ICMPV6_TIME_EXCEED;
+}
+
+/*
+ * The quoted packet is one we sent (NAT address:port -> backend:port); its reverse is
+ * the key of the NAT entry. Fills `key` from the quoted addresses and ports.
+ */
+static __always_inline void quoted_reply_key(struct ls_flow_key *key, const __u32 *qsrc, const __u32 *qdst,
+					     __u16 qsport, __u16 qdport, __u8 proto, __u8 family)
+{
+	__builtin_memcpy(key->src, qdst, 16);
+	__builtin_memcpy(key->dst, qsrc, 16);
+	key->sport = qdport;
+	key->dport = qsport;
+	key->proto = proto;
+	key->family = family;
+}
+
+static __always_inline void count_reply(const struct ls_nat_entry *entry, __u64 len)
+{
+	struct ls_stats *vs = vip_counters(entry->vip_id);
+	struct ls_stats *rs = real_counters(entry->real_id);
+	if (vs) {
+		vs->reply_packets++;
+		vs->reply_bytes += len;
+	}
+	if (rs) {
+		rs->reply_packets++;
+		rs->reply_bytes += len;
+	}
+}
+
+/* Offsets of an ICMPv4 error with option-less outer and quoted IPv4 headers. */
+#define I4_IP (sizeof(struct ethhdr))
+#define I4_ICMP (I4_IP + sizeof(struct iphdr))
+#define I4_QIP (I4_ICMP + sizeof(struct icmp_err))
+#define I4_QL4 (I4_QIP + sizeof(struct iphdr))
+
+/*
+ * An ICMPv4 error (unreachable, fragmentation needed, time exceeded) about a packet we
+ * NATed towards a backend: rewrite it as the client would have got it without us. The
+ * quoted header becomes client -> VIP again (addresses, ports, its IP checksum and, when
+ * quoted, its TCP/UDP checksum), the outer destination the client (and the outer source
+ * the VIP when the backend itself sent it; a router's address stays), and the ICMP and
+ * outer IP checksums follow. Then it goes where the flow's replies go.
+ */
+static __always_inline int icmp4_nat_reply(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + I4_IP;
+	struct icmp_err *icmp = data + I4_ICMP;
+	struct iphdr *qip = data + I4_QIP;
+	__u16 *qports = data + I4_QL4;
+	struct ls_flow_key key = {};
+	struct ls_nat_entry *entry;
+	__u32 qsrc[4] = {}, qdst[4] = {};
+	__u32 client, vip, old_saddr, old_daddr, new_saddr;
+	__u16 client_port, vip_port, old_qcheck, *l4check = 0;
+	__u64 icmp_acc = 0, ip_acc = 0, q_acc = 0, l4_acc = 0;
+	__u8 client_mac[ETH_ALEN], lb_mac[ETH_ALEN];
+	__u32 ifindex, old_w, new_w;
+
+	if ((void *)(qports + 2) > data_end)
+		return XDP_PASS;
+	if (ip->ihl != 5 || qip->ihl != 5 || !icmp4_is_error(icmp->type))
+		return XDP_PASS;
+	if (qip->protocol != IPPROTO_TCP && qip->protocol != IPPROTO_UDP)
+		return XDP_PASS;
+	/* Sent to the address the quoted packet came from: ours. */
+	if (ip->daddr != qip->saddr)
+		return XDP_PASS;
+	qsrc[0] = qip->saddr;
+	qdst[0] = qip->daddr;
+	quoted_reply_key(&key, qsrc, qdst, qports[0], qports[1], qip->protocol, LS_FAMILY_V4);
+	entry = bpf_map_lookup_elem(&nat, &key);
+	if (!entry)
+		return XDP_PASS;
+	client = entry->client[0];
+	vip = entry->vip[0];
+	client_port = entry->client_port;
+	vip_port = entry->vip_port;
+	ifindex = entry->ifindex;
+	__builtin_memcpy(client_mac, entry->client_mac, ETH_ALEN);
+	__builtin_memcpy(lb_mac, entry->lb_mac, ETH_ALEN);
+	count_reply(entry, data_end - data);
+
+	/* The quoted TCP/UDP checksum, when the quote reaches it (its pseudo header holds the addresses). */
+	l4check = data + I4_QL4 + (qip->protocol == IPPROTO_TCP ? 16 : 6);
+	if ((void *)(l4check + 1) > data_end || (qip->protocol == IPPROTO_UDP && *l4check == 0))
+		l4check = 0;
+
+	/* Quoted header: client -> VIP, as the client sent it. */
+	q_acc = csum_replace_word(q_acc, qip->saddr, client);
+	q_acc = csum_replace_word(q_acc, qip->daddr, vip);
+	old_qcheck = qip->check;
+	qip->check = csum_apply(qip->check, q_acc);
+	old_w = (__u32)qports[0] | ((__u32)qports[1] << 16);
+	new_w = (__u32)client_port | ((__u32)vip_port << 16);
+	if (l4check) {
+		__u16 old_l4 = *l4check, new_l4;
+		l4_acc = csum_replace_word(q_acc, old_w, new_w);
+		new_l4 = csum_apply(old_l4, l4_acc);
+		if (qip->protocol == IPPROTO_UDP && new_l4 == 0)
+			new_l4 = 0xffff;
+		*l4check = new_l4;
+		icmp_acc = csum_replace_half(icmp_acc, old_l4, new_l4);
+	}
+	icmp_acc += q_acc; /* the quoted addresses are ICMP payload too */
+	icmp_acc = csum_replace_half(icmp_acc, old_qcheck, qip->check);
+	icmp_acc = csum_replace_word(icmp_acc, old_w, new_w);
+	qip->saddr = client;
+	qip->daddr = vip;
+	qports[0] = client_port;
+	qports[1] = vip_port;
+	icmp->checksum = csum_apply(icmp->checksum, icmp_acc);
+
+	/* Outer header: to the client; from the VIP if the backend itself complained. */
+	old_saddr = ip->saddr;
+	old_daddr = ip->daddr;
+	new_saddr = old_saddr == qdst[0] ? vip : old_saddr;
+	ip_acc = csum_replace_word(ip_acc, old_saddr, new_saddr);
+	ip_acc = csum_replace_word(ip_acc, old_daddr, client);
+	ip->check = csum_apply(ip->check, ip_acc);
+	ip->saddr = new_saddr;
+	ip->daddr = client;
+	return send(ctx, ifindex, client_mac, lb_mac);
+}
+
+#define I6_IP (sizeof(struct ethhdr))
+#define I6_ICMP (I6_IP + sizeof(struct ipv6hdr))
+#define I6_QIP (I6_ICMP + sizeof(struct icmp_err))
+#define I6_QL4 (I6_QIP + sizeof(struct ipv6hdr))
+
+/*
+ * The same for ICMPv6 (unreachable, packet too big, time exceeded), whose checksum also
+ * covers a pseudo header with the outer addresses. Quoted packets with extension
+ * headers are passed.
+ */
+static __always_inline int icmp6_nat_reply(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *ip6 = data + I6_IP;
+	struct icmp_err *icmp = data + I6_ICMP;
+	struct ipv6hdr *qip = data + I6_QIP;
+	__u16 *qports = data + I6_QL4;
+	__u32 *osrc, *odst, *qsrc, *qdst;
+	struct ls_flow_key key = {};
+	struct ls_nat_entry *entry;
+	__u32 client[4], vip[4];
+	__u16 client_port, vip_port, *l4check = 0;
+	__u64 addr_acc = 0, icmp_acc = 0;
+	__u8 client_mac[ETH_ALEN], lb_mac[ETH_ALEN];
+	__u32 ifindex, old_w, new_w;
+	int i, from_backend;
+
+	if ((void *)(qports + 2) > data_end)
+		return XDP_PASS;
+	if (!icmp6_is_error(icmp->type))
+		return XDP_PASS;
+	if (qip->nexthdr != IPPROTO_TCP && qip->nexthdr != IPPROTO_UDP)
+		return XDP_PASS;
+	osrc = (__u32 *)&ip6->saddr;
+	odst = (__u32 *)&ip6->daddr;
+	qsrc = (__u32 *)&qip->saddr;
+	qdst = (__u32 *)&qip->daddr;
+	if (!addr_eq(odst, qsrc))
+		return XDP_PASS;
+	quoted_reply_key(&key, qsrc, qdst, qports[0], qports[1], qip->nexthdr, LS_FAMILY_V6);
+	entry = bpf_map_lookup_elem(&nat, &key);
+	if (!entry)
+		return XDP_PASS;
+	__builtin_memcpy(client, entry->client, 16);
+	__builtin_memcpy(vip, entry->vip, 16);
+	client_port = entry->client_port;
+	vip_port = entry->vip_port;
+	ifindex = entry->ifindex;
+	__builtin_memcpy(client_mac, entry->client_mac, ETH_ALEN);
+	__builtin_memcpy(lb_mac, entry->lb_mac, ETH_ALEN);
+	count_reply(entry, data_end - data);
+
+	l4check = data + I6_QL4 + (qip->nexthdr == IPPROTO_TCP ? 16 : 6);
+	if ((void *)(l4check + 1) > data_end)
+		l4check = 0;
+
+	/* Outer addresses (in the ICMPv6 pseudo header): to the client, from the VIP if the
+	 * backend sent it (a router's address stays). Summed before anything is written. */
+	from_backend = addr_eq(osrc, qdst);
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		/* Quoted addresses: nat address -> client, backend -> VIP. */
+		addr_acc = csum_replace_word(addr_acc, qsrc[i], client[i]);
+		addr_acc = csum_replace_word(addr_acc, qdst[i], vip[i]);
+		if (from_backend)
+			icmp_acc = csum_replace_word(icmp_acc, osrc[i], vip[i]);
+		icmp_acc = csum_replace_word(icmp_acc, odst[i], client[i]);
+	}
+	old_w = (__u32)qports[0] | ((__u32)qports[1] << 16);
+	new_w = (__u32)client_port | ((__u32)vip_port << 16);
+	if (l4check) {
+		__u16 old_l4 = *l4check, new_l4;
+		new_l4 = csum_apply(old_l4, csum_replace_word(addr_acc, old_w, new_w));
+		if (qip->nexthdr == IPPROTO_UDP && new_l4 == 0)
+			new_l4 = 0xffff;
+		*l4check = new_l4;
+		icmp_acc = csum_replace_half(icmp_acc, old_l4, new_l4);
+	}
+	icmp_acc += addr_acc;
+	icmp_acc = csum_replace_word(icmp_acc, old_w, new_w);
+	icmp->checksum = csum_apply(icmp->checksum, icmp_acc);
+	__builtin_memcpy(qsrc, client, 16);
+	__builtin_memcpy(qdst, vip, 16);
+	qports[0] = client_port;
+	qports[1] = vip_port;
+	if (from_backend)
+		__builtin_memcpy(osrc, vip, 16);
+	__builtin_memcpy(odst, client, 16);
+	return send(ctx, ifindex, client_mac, lb_mac);
+}
+
+/* Not TCP/UDP: an ICMP error about a NATed flow is translated, everything else passed. */
+/* 4: an unfragmented ICMPv4 packet, 6: ICMPv6 (no extension headers), 0: neither. */
+static __always_inline int icmp_family(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return 0;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + sizeof(*eth);
+		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_ICMP)
+			return 0;
+		return ip->frag_off & bpf_htons(IP_MF | IP_OFFSET) ? 0 : 4;
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + sizeof(*eth);
+		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_ICMPV6)
+			return 0;
+		return 6;
+	}
+	return 0;
+}
+
+/* TCP and UDP: VIP traffic is balanced, NAT replies translated, the rest passed. */
+static __always_inline int balance(struct xdp_md *ctx)
 {
 	struct packet pkt = {};
 	struct ls_vip_key vkey = {};
@@ -512,11 +858,6 @@ int lodestone_xdp(struct xdp_md *ctx)
 	int new_flow = 0;
 	int ret;
 
-#ifdef LS_VERIFIER_SELFTEST
-	/* Only in the loader's test build: a packet read without a bounds check, which the verifier must refuse. */
-	if (*(__u32 *)(long)ctx->data == 0)
-		return XDP_DROP;
-#endif
 	ret = parse(ctx, &pkt);
 	if (ret <= 0)
 		return XDP_PASS;
@@ -620,10 +961,21 @@ int lodestone_xdp(struct xdp_md *ctx)
 			fv.nat_port = port;
 			bpf_map_update_elem(&conntrack, &fkey, &fv, BPF_ANY);
 		}
+		/* `flow` is the entry only when it was neither missing nor rewritten above. */
+		if (tcp_flow_ends(new_flow || port != nat_port ? 0 : flow, &pkt, LS_FLOW_FIN_FWD)) {
+			struct ls_flow_key rkey = {};
+			nat_reply_key(&rkey, real, vip, port, pkt.flow.proto, pkt.flow.family);
+			bpf_map_delete_elem(&nat, &rkey);
+			bpf_map_delete_elem(&conntrack, &fkey);
+		}
 		__builtin_memcpy(nat_src, vip->nat_addr, 16);
 		__builtin_memcpy(dst, real->addr, 16);
 		if (rewrite(ctx, &pkt, nat_src, dst, port, real->port) < 0)
 			return XDP_PASS;
+	} else if (tcp_flow_ends(0, &pkt, LS_FLOW_FIN_FWD)) {
+		/* DSR: a RST ends the flow (a RST that opens none leaves no entry behind). */
+		if (flow)
+			bpf_map_delete_elem(&conntrack, &pkt.flow);
 	} else if (new_flow) {
 		struct ls_flow fv = {};
 		fv.real_id = real_id;
@@ -636,4 +988,23 @@ int lodestone_xdp(struct xdp_md *ctx)
 	if (ret == XDP_ABORTED || ret == XDP_DROP)
 		return drop(vs, LS_DROP_REDIRECT);
 	return ret;
+}
+
+SEC("xdp")
+int lodestone_xdp(struct xdp_md *ctx)
+{
+	/* Separate scopes (no locals here) let the compiler overlap the two paths' stack. */
+#ifdef LS_VERIFIER_SELFTEST
+	/* Only in the loader's test build: a packet read without a bounds check, which the verifier must refuse. */
+	if (*(__u32 *)(long)ctx->data == 0)
+		return XDP_DROP;
+#endif
+	switch (icmp_family(ctx)) {
+	case 4:
+		return icmp4_nat_reply(ctx);
+	case 6:
+		return icmp6_nat_reply(ctx);
+	default:
+		return balance(ctx);
+	}
 }

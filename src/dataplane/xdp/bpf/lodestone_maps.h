@@ -86,12 +86,17 @@ struct ls_flow_key {
 	__u8 pad[2];
 };
 
+/* ls_flow.closing: FINs seen, so the entry can go with the flow's last ACK. */
+#define LS_FLOW_FIN_FWD (1u << 0)   /* from the client */
+#define LS_FLOW_FIN_REPLY (1u << 1) /* from the backend (NAT mode: replies pass us) */
+
 struct ls_flow {
 	__u32 real_id;
 	__u32 vip_id;
 	__u64 created_ns;
 	__u16 nat_port; /* NAT mode: our source port for this flow, network order */
-	__u8 pad[6];
+	__u8 closing;   /* LS_FLOW_FIN_* */
+	__u8 pad[5];
 };
 
 /* NAT replies: keyed by the reply's ls_flow_key (backend -> nat_addr:nat_port). */
