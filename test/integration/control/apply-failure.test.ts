@@ -44,6 +44,15 @@ async function occupy(): Promise<{ port: number; server: Server }> {
 
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
+/** One backend, one busy port, a capturing logger: what each test starts from. */
+async function rig() {
+  const backend = await new NamedBackend("a").start();
+  cleanups.push(() => backend.kill());
+  const busy = await occupy();
+  cleanups.push(() => close(busy.server));
+  return { backend, busy, ...capturingLogger() };
+}
+
 function yaml(backend: number, one: number, two?: number): string {
   return `backends:
   a: { address: 127.0.0.1, port: ${backend} }
@@ -55,11 +64,7 @@ ${two === undefined ? "" : `  two: { listen: 127.0.0.1:${two}, protocol: tcp, se
 }
 
 test("a reload whose new frontend cannot listen is logged as failed and publishes no event for it", async () => {
-  const backend = await new NamedBackend("a").start();
-  cleanups.push(() => backend.kill());
-  const busy = await occupy();
-  cleanups.push(() => close(busy.server));
-  const { log, lines } = capturingLogger();
+  const { backend, busy, log, lines } = await rig();
   const file = join(dir, "reload.yaml");
   let daemon: Daemon | undefined;
   let one = 0;
@@ -112,11 +117,7 @@ test("a reload whose new frontend cannot listen is logged as failed and publishe
 });
 
 test("a start whose frontend cannot listen fails without logging the state as applied", async () => {
-  const backend = await new NamedBackend("a").start();
-  cleanups.push(() => backend.kill());
-  const busy = await occupy();
-  cleanups.push(() => close(busy.server));
-  const { log, lines } = capturingLogger();
+  const { backend, busy, log, lines } = await rig();
   const file = join(dir, "start.yaml");
   writeFileSync(file, yaml(backend.port, busy.port));
   await assert.rejects(
