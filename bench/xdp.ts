@@ -5,17 +5,19 @@
 //   lodestone-l4  lodestone's userspace TCP proxy (dataplane proxy, protocol tcp, 1 process)
 //   haproxy       HAProxy `mode tcp`, 1 thread
 //   nft-dnat      the kernel's own NAT: nftables DNAT (numgen round-robin) + masquerade
+//   direct        no balancer: wrk straight at one backend, the lab's floor of CPU per request
 //
 // Backends: NGINX (1 worker) in each backend namespace; load: wrk in the client namespace,
 // once with keep-alive (requests/s) and once with `Connection: close` (connections/s: one
 // request per connection). Interleaved rounds (every mode once per round, order rotated),
 // medians, ratios against xdp. CPU: seconds of the balancer's own processes (lodestone,
-// HAProxy; XDP and nft run in softirq context, which no process is charged for), and the
-// whole machine's busy CPU seconds from /proc/stat over the run (all cores, including wrk
-// and the backends: the only fair meter for the kernel paths). Bounded: rounds x modes x
-// 2 runs of --duration seconds. Everything is torn down at the end, on error and on Ctrl-C.
+// HAProxy), the whole machine's busy CPU seconds from /proc/stat, and the lab's own CPU
+// (wrk, backends, balancer, ksoftirqd: softirq work is charged to the task it interrupts
+// on this kernel, so XDP's and nft's work shows up there), plus who was busy during each
+// run (BENCHMARKS.md, "XDP"). Bounded: rounds x modes x 2 runs of --duration seconds.
+// Everything is torn down at the end, on error and on Ctrl-C.
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -35,26 +37,47 @@ import {
   stopProcess,
   treeCpuSeconds,
 } from "./harness/processes.ts";
+import { parseProcStat } from "./harness/procstat.ts";
 import { formatRatio, median, ratio } from "./harness/stats.ts";
 import { parseWrkOutput, socketErrors, WRK_REPORT_LUA, type WrkResult } from "./harness/wrk-output.ts";
 
 const run = promisify(execFile);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const MODES = ["xdp", "lodestone-l4", "haproxy", "nft-dnat"] as const;
+const MODES = ["xdp", "lodestone-l4", "haproxy", "nft-dnat", "direct"] as const;
 type Mode = (typeof MODES)[number];
 const PORT = 80;
 const VIP = LAB_V4.vip;
+const DEFAULT_CONNECTIONS = 100;
+const DEFAULT_THREADS = 2;
+const DEFAULT_BACKEND_WORKERS = 1;
 
 interface Options {
   rounds: number;
   durationSec: number;
   connections: number;
+  /** wrk threads (every mode alike). */
+  threads: number;
+  /** NGINX worker processes per backend (every mode alike). */
+  backendWorkers: number;
+  /** How the xdp mode attaches: auto (lodestone's default: generic on a veth), native or generic. */
+  xdpAttach: "auto" | "native" | "generic";
+  /** Turn on kernel.bpf_stats_enabled during the run and report the XDP program's own time per packet. */
+  bpfStats: boolean;
   modes: Mode[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rounds: 3, durationSec: 5, connections: 50, modes: [...MODES] };
+  const o: Options = {
+    rounds: 3,
+    durationSec: 5,
+    connections: DEFAULT_CONNECTIONS,
+    threads: DEFAULT_THREADS,
+    backendWorkers: DEFAULT_BACKEND_WORKERS,
+    xdpAttach: "auto",
+    bpfStats: false,
+    modes: [...MODES],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -65,22 +88,31 @@ function parseArgs(argv: string[]): Options {
     if (a === "--rounds") o.rounds = Math.max(1, Math.min(10, Number(next())));
     else if (a === "--duration") o.durationSec = Math.max(1, Math.min(30, Number(next())));
     else if (a === "--connections") o.connections = Math.max(1, Math.min(1000, Number(next())));
-    else if (a === "--modes") {
+    else if (a === "--threads") o.threads = Math.max(1, Math.min(8, Number(next())));
+    else if (a === "--backend-workers") o.backendWorkers = Math.max(1, Math.min(8, Number(next())));
+    else if (a === "--xdp-attach") {
+      const v = next();
+      if (v !== "auto" && v !== "native" && v !== "generic")
+        throw new Error("--xdp-attach: auto, native or generic");
+      o.xdpAttach = v;
+    } else if (a === "--modes") {
       const list = next().split(",");
       for (const m of list)
         if (!MODES.includes(m as Mode)) throw new Error(`unknown mode ${m}: ${MODES.join(", ")}`);
       o.modes = list as Mode[];
+    } else if (a === "--bpf-stats") {
+      o.bpfStats = true;
     } else if (a === "--quick") {
       o.rounds = 1;
       o.durationSec = 2;
     } else if (a === "--help" || a === "-h") {
       process.stdout.write(
-        "usage: npm run bench:xdp -- [--rounds N (3)] [--duration S (5)] [--connections C (50)] [--modes xdp,lodestone-l4,haproxy,nft-dnat] [--quick]\n",
+        `usage: npm run bench:xdp -- [--rounds N (3)] [--duration S (5)] [--connections C (${DEFAULT_CONNECTIONS})] [--threads T (${DEFAULT_THREADS})] [--backend-workers W (${DEFAULT_BACKEND_WORKERS})] [--xdp-attach auto|native|generic (auto)] [--bpf-stats] [--modes ${MODES.join(",")}] [--quick]\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
-  if (![o.rounds, o.durationSec, o.connections].every(Number.isFinite))
+  if (![o.rounds, o.durationSec, o.connections, o.threads, o.backendWorkers].every(Number.isFinite))
     throw new Error("options must be numbers");
   return o;
 }
@@ -96,6 +128,166 @@ function machineCpu(): { busy: number; softirq: number } {
   return { busy: (user + nice + system + irq + softirq + (steal ?? 0)) / hz, softirq: softirq / hz };
 }
 
+/** Per-CPU ticks from /proc/stat: busy (everything but idle and iowait), softirq, total. */
+interface CpuTicks {
+  busy: number;
+  softirq: number;
+  total: number;
+}
+
+function perCpuTicks(): CpuTicks[] {
+  const out: CpuTicks[] = [];
+  for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
+    if (!/^cpu\d+ /.test(line)) continue;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    out.push({ busy: total - v[3] - v[4], softirq: v[6], total });
+  }
+  return out;
+}
+
+/** utime+stime ticks of one process (all its threads) and of its busiest thread. */
+function processTicks(pid: number): { all: number; threads: number[] } {
+  const threads: number[] = [];
+  let all = Number.NaN;
+  try {
+    all = ticksOf(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        threads.push(ticksOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")));
+      } catch {
+        // The thread ended.
+      }
+    }
+  } catch {
+    // The process ended.
+  }
+  return { all, threads };
+}
+
+function ticksOf(stat: string): number {
+  const s = parseProcStat(stat);
+  return s ? s.utime + s.stime : Number.NaN;
+}
+
+/**
+ * Who was busy during the steady part of one wrk run, each as a fraction of one core:
+ * wrk (whole process and its busiest thread), each backend's NGINX (master and workers),
+ * the balancer's process, and per CPU the busy and softirq shares. This is what says
+ * whether the client, the backends or the machine was the limit rather than the balancer.
+ */
+interface Busy {
+  wrk: number;
+  wrkThreadMax: number;
+  backends: number[];
+  balancer: number;
+  /** The ksoftirqd threads: softirq work deferred out of the context that raised it. */
+  ksoftirqd: number;
+  /** Busy CPU not in this bench or the processes above: other work sharing the machine. */
+  others: number;
+  cpuBusy: number[];
+  cpuSoftirq: number[];
+}
+
+interface BusySnapshot {
+  at: number;
+  wrk: { all: number; threads: number[] };
+  backends: number[];
+  balancer: number;
+  ksoftirqd: number;
+  /** This bench's own process. */
+  self: number;
+  cpus: CpuTicks[];
+}
+
+function busySnapshot(wrkPid: number, backendPids: number[], balancerPid: number | undefined): BusySnapshot {
+  return {
+    at: performance.now(),
+    wrk: processTicks(wrkPid),
+    backends: backendPids.map((p) => treeCpuSeconds(p)),
+    balancer: balancerPid ? treeCpuSeconds(balancerPid) : Number.NaN,
+    ksoftirqd: ksoftirqdPids().reduce((n, p) => n + processTicks(p).all, 0) / clockTicks(),
+    self: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    cpus: perCpuTicks(),
+  };
+}
+
+function busyBetween(a: BusySnapshot, b: BusySnapshot): Busy {
+  const sec = (b.at - a.at) / 1000;
+  const hz = clockTicks();
+  const threads = b.wrk.threads.map((t, i) => (t - (a.wrk.threads[i] ?? t)) / hz / sec);
+  const wrk = (b.wrk.all - a.wrk.all) / hz / sec;
+  const backends = b.backends.map((v, i) => (v - a.backends[i]) / sec);
+  const balancer = (b.balancer - a.balancer) / sec;
+  const ksoftirqd = (b.ksoftirqd - a.ksoftirqd) / sec;
+  const ours =
+    wrk + backends.reduce((x, y) => x + y, 0) + (Number.isFinite(balancer) ? balancer : 0) + ksoftirqd;
+  return {
+    wrk,
+    wrkThreadMax: threads.length > 0 ? Math.max(...threads) : Number.NaN,
+    backends,
+    balancer,
+    ksoftirqd,
+    // Machine busy time less ours and this bench's: what other work took. (Not summed
+    // over processes: one that exits between the snapshots takes its time along.)
+    others:
+      (b.cpus.reduce((n, c, i) => n + c.busy - a.cpus[i].busy, 0) / hz - (b.self - a.self)) / sec - ours,
+    cpuBusy: b.cpus.map((c, i) => (c.busy - a.cpus[i].busy) / (c.total - a.cpus[i].total || 1)),
+    cpuSoftirq: b.cpus.map((c, i) => (c.softirq - a.cpus[i].softirq) / (c.total - a.cpus[i].total || 1)),
+  };
+}
+
+/**
+ * Cores the lab itself kept busy: wrk, the backends, the balancer's process and the
+ * ksoftirqd threads. This kernel accounts CPU time by ticks without IRQ time accounting,
+ * so softirq work (XDP, nft, the veths, the TCP stacks) is charged to whichever task it
+ * interrupted: mostly the lab's own senders (native XDP on veth runs in wrk's context),
+ * else ksoftirqd. Unlike the machine total it leaves out other work sharing the machine.
+ */
+function labCores(b: Busy): number {
+  const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+  return b.wrk + sum(b.backends) + (Number.isFinite(b.balancer) ? b.balancer : 0) + b.ksoftirqd;
+}
+
+let ksoftirqdCache: number[] | null = null;
+
+function ksoftirqdPids(): number[] {
+  if (ksoftirqdCache) return ksoftirqdCache;
+  ksoftirqdCache = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, "utf8").startsWith("ksoftirqd/")) ksoftirqdCache.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return ksoftirqdCache;
+}
+
+const pct = (f: number) => (Number.isFinite(f) ? `${Math.round(f * 100)}%` : "n/a");
+
+/** One line: "wrk 97% (thread 97%), backends 35/33/34%, balancer 0%, cpu busy 99/98% softirq 52/48%". */
+function describeBusy(b: Busy): string {
+  return (
+    `wrk ${pct(b.wrk)} (busiest thread ${pct(b.wrkThreadMax)}), backends ${b.backends.map(pct).join("/")}, ` +
+    `balancer ${pct(b.balancer)}, ksoftirqd ${pct(b.ksoftirqd)}, others ${pct(b.others)}, cpu busy ${b.cpuBusy.map(pct).join("/")}, softirq ${b.cpuSoftirq.map(pct).join("/")}`
+  );
+}
+
+/** Run count and run time of the XDP programs (needs kernel.bpf_stats_enabled=1). */
+async function xdpProgramStats(): Promise<{ runs: number; ns: number }> {
+  const { stdout } = await run("bpftool", ["prog", "show", "-j"], { maxBuffer: 16 * 1024 * 1024 });
+  let runs = 0;
+  let ns = 0;
+  for (const p of JSON.parse(stdout) as Array<{ name?: string; run_cnt?: number; run_time_ns?: number }>) {
+    if (p.name !== "lodestone_xdp") continue;
+    runs += p.run_cnt ?? 0;
+    ns += p.run_time_ns ?? 0;
+  }
+  return { runs, ns };
+}
+
 // ---------------------------------------------------------------- the modes
 
 interface Running {
@@ -109,8 +301,8 @@ function inNs(ns: string, args: string[]): string[] {
   return [`--net=/run/netns/${ns}`, ...args];
 }
 
-function backendNginxConf(name: string, dir: string): string {
-  return `worker_processes 1;
+function backendNginxConf(name: string, dir: string, workers: number): string {
+  return `worker_processes ${workers};
 daemon off;
 master_process on;
 pid ${dir}/nginx.pid;
@@ -135,7 +327,7 @@ http {
 `;
 }
 
-function lodestoneConf(mode: "xdp" | "lodestone-l4", pinRoot: string): string {
+function lodestoneConf(mode: "xdp" | "lodestone-l4", pinRoot: string, attach: string): string {
   const backends = BACKEND_NAMES.map(
     (b, i) => `  ${b}: { address: ${LAB_V4.backends[i]}, port: ${PORT} }`,
   ).join("\n");
@@ -157,7 +349,7 @@ runtime:
   workers: 1
   log-level: warn
   warmup: { max-wait: 1s }
-  xdp: { pin-root: ${pinRoot} }
+  xdp: { pin-root: ${pinRoot}, attach-mode: ${attach} }
 `;
 }
 
@@ -221,6 +413,7 @@ async function waitUntil(
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  const loadAtStart = os.loadavg()[0];
   const skip = labSkipReason();
   if (skip) {
     log(`bench:xdp: ${skip}`);
@@ -243,7 +436,10 @@ async function main(): Promise<void> {
   const topo = new LabTopology("bench");
   const stateDir = `/run/${topo.prefix}`;
   const pinRoot = `/sys/fs/bpf/${topo.prefix}`;
+  const statsPath = "/proc/sys/kernel/bpf_stats_enabled";
+  const statsBefore = opts.bpfStats ? readFileSync(statsPath, "utf8").trim() : null;
   const cleanup = async () => {
+    if (statsBefore !== null) writeFileSync(statsPath, statsBefore);
     await stopAll();
     await destroyLabNamespaces(`${topo.prefix}-`);
     try {
@@ -265,12 +461,13 @@ async function main(): Promise<void> {
 
   try {
     ensureBpfObject();
+    // Kernel-wide, but only counts time: restored at the end (cleanup).
+    if (opts.bpfStats) writeFileSync(statsPath, "1");
     log(`bench:xdp: namespaces ${topo.prefix}-*`);
     await topo.create();
     mkdirSync(stateDir, { recursive: true });
     const luaPath = join(stateDir, "report.lua");
     writeFileSync(luaPath, WRK_REPORT_LUA);
-    await topo.passOnBalancerPeer(DEFAULT_PASS_OBJECT_PATH);
     // The proxies own the VIP locally; XDP takes its packets before the stack, nft rewrites
     // them in prerouting. Wide port ranges: `Connection: close` runs open many connections.
     await topo.exec(topo.ns.lb, ["ip", "addr", "add", `${VIP}/32`, "dev", "lo"]);
@@ -283,15 +480,17 @@ async function main(): Promise<void> {
     for (const k of ["all", "eth0"])
       await topo.exec(topo.ns.lb, ["sysctl", "-qw", `net.ipv4.conf.${k}.send_redirects=0`]);
 
+    const backendPids: number[] = [];
     for (let i = 0; i < BACKEND_NAMES.length; i++) {
       const dir = join(stateDir, BACKEND_NAMES[i]);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "nginx.conf"), backendNginxConf(BACKEND_NAMES[i], dir));
-      await startProcess(
+      writeFileSync(join(dir, "nginx.conf"), backendNginxConf(BACKEND_NAMES[i], dir, opts.backendWorkers));
+      const b = await startProcess(
         `nginx-${BACKEND_NAMES[i]}`,
         "nsenter",
         inNs(topo.ns.backends[i], [nginx, "-c", join(dir, "nginx.conf")]),
       );
+      backendPids.push(b.pid);
     }
 
     const probe = async (): Promise<boolean> => {
@@ -312,10 +511,19 @@ async function main(): Promise<void> {
       }
     };
 
+    let xdpAttachedAs = "n/a";
     const start = async (mode: Mode): Promise<Running> => {
+      // Native XDP_TX on veth needs NAPI on the bridge's port (docs/xdp.md, "veth"), and the
+      // XDP_PASS program that turns it on makes every packet the balancer sends to the
+      // bridge take veth's XDP path (a copy of each cloned TCP skb): only the xdp mode
+      // gets it, so the other modes do not pay for what XDP needs.
+      // (Removed again after the mode's runs, in the round loop's `finally`.)
+      if (mode === "xdp" && opts.xdpAttach === "native")
+        await topo.passOnBalancerPeer(DEFAULT_PASS_OBJECT_PATH);
+      if (mode === "direct") return { mode, proc: null, stop: async () => {} };
       if (mode === "xdp" || mode === "lodestone-l4") {
         const file = join(stateDir, `${mode}.yaml`);
-        writeFileSync(file, lodestoneConf(mode, pinRoot));
+        writeFileSync(file, lodestoneConf(mode, pinRoot, opts.xdpAttach));
         const proc = await startProcess(
           mode,
           "nsenter",
@@ -335,6 +543,12 @@ async function main(): Promise<void> {
           }
           return probe();
         });
+        if (mode === "xdp") {
+          // What `auto` chose (ip link: xdp.mode 1 = driver/native, 2 = skb/generic).
+          const link = JSON.parse(await topo.exec(topo.ns.lb, ["ip", "-j", "link", "show", "dev", "eth0"]));
+          const m = (link[0] as { xdp?: { mode?: number } }).xdp?.mode;
+          xdpAttachedAs = m === 1 ? "native" : m === 2 ? "generic" : `mode ${m}`;
+        }
         return { mode, proc, stop: () => stopProcess(proc, 5000) };
       }
       if (mode === "haproxy") {
@@ -368,10 +582,15 @@ async function main(): Promise<void> {
       };
     };
 
-    const wrkRun = async (connectionClose: boolean): Promise<WrkResult> => {
+    /** One wrk run; `busy` covers its steady part (0.5 s in to 0.5 s before the end). */
+    const wrkRun = async (
+      url: string,
+      connectionClose: boolean,
+      balancerPid: number | undefined,
+    ): Promise<{ w: WrkResult; busy: Busy | null }> => {
       const args = wrkArgs({
-        url: `http://${VIP}:${PORT}/`,
-        threads: 1,
+        url,
+        threads: opts.threads,
         connections: opts.connections,
         durationSec: opts.durationSec,
         connectionClose,
@@ -379,9 +598,18 @@ async function main(): Promise<void> {
       });
       const m = await startProcess("wrk", "nsenter", inNs(topo.ns.client, [wrk, ...args]));
       const timer = setTimeout(() => void stopProcess(m, 1000), (opts.durationSec + 15) * 1000);
+      let first: BusySnapshot | null = null;
+      let busy: Busy | null = null;
+      const windowMs = opts.durationSec * 1000 - 1000;
+      const t0 = setTimeout(() => {
+        first = busySnapshot(m.pid, backendPids, balancerPid);
+      }, 500);
+      const t1 = setTimeout(() => {
+        if (first) busy = busyBetween(first, busySnapshot(m.pid, backendPids, balancerPid));
+      }, 500 + windowMs);
       await m.exited;
-      clearTimeout(timer);
-      return parseWrkOutput(m.output());
+      for (const t of [timer, t0, t1]) clearTimeout(t);
+      return { w: parseWrkOutput(m.output()), busy: windowMs >= 500 ? busy : null };
     };
 
     interface Sample {
@@ -396,6 +624,11 @@ async function main(): Promise<void> {
       softirqClose: number;
       requestsKeepalive: number;
       requestsClose: number;
+      busyKeepalive: Busy | null;
+      busyClose: Busy | null;
+      /** --bpf-stats, xdp mode: the program's own time per packet and CPU seconds per run. */
+      programKeepalive: { nsPerPacket: number; cpuSeconds: number } | null;
+      programClose: { nsPerPacket: number; cpuSeconds: number } | null;
     }
     const samples: Record<string, Sample[]> = Object.fromEntries(opts.modes.map((m) => [m, []]));
     const failures: Partial<Record<Mode, string>> = { ...unavailable };
@@ -413,11 +646,34 @@ async function main(): Promise<void> {
           const measure = async (close: boolean) => {
             const pid = r?.proc?.pid;
             const lb0 = pid ? treeCpuSeconds(pid) : Number.NaN;
+            const progStats = opts.bpfStats && mode === "xdp";
+            const p0 = progStats ? await xdpProgramStats() : null;
             const m0 = machineCpu();
-            const w = await wrkRun(close);
+            const { w, busy: who } = await wrkRun(
+              mode === "direct" ? `http://${LAB_V4.backends[0]}:${PORT}/` : `http://${VIP}:${PORT}/`,
+              close,
+              pid,
+            );
             const m1 = machineCpu();
             const lb1 = pid ? treeCpuSeconds(pid) : Number.NaN;
-            return { w, lb: lb1 - lb0, busy: m1.busy - m0.busy, softirq: m1.softirq - m0.softirq };
+            const p1 = p0 ? await xdpProgramStats() : null;
+            const prog =
+              p0 && p1 && p1.runs > p0.runs
+                ? { nsPerPacket: (p1.ns - p0.ns) / (p1.runs - p0.runs), cpuSeconds: (p1.ns - p0.ns) / 1e9 }
+                : null;
+            if (who) log(`bench:xdp:   ${close ? "close" : "keep-alive"}: ${describeBusy(who)}`);
+            if (prog)
+              log(
+                `bench:xdp:   lodestone_xdp: ${prog.nsPerPacket.toFixed(0)} ns per packet, ${prog.cpuSeconds.toFixed(3)} CPU s in the run`,
+              );
+            return {
+              w,
+              who,
+              prog,
+              lb: lb1 - lb0,
+              busy: m1.busy - m0.busy,
+              softirq: m1.softirq - m0.softirq,
+            };
           };
           const ka = await measure(false);
           const cl = await measure(true);
@@ -438,6 +694,10 @@ async function main(): Promise<void> {
               softirqClose: cl.softirq,
               requestsKeepalive: ka.w.requests,
               requestsClose: cl.w.requests,
+              busyKeepalive: ka.who,
+              busyClose: cl.who,
+              programKeepalive: ka.prog,
+              programClose: cl.prog,
             });
           }
         } catch (err) {
@@ -446,6 +706,7 @@ async function main(): Promise<void> {
           log(`bench:xdp: ${mode} failed: ${(err as Error).message}`);
         } finally {
           await r?.stop().catch(() => {});
+          if (mode === "xdp") await topo.removePassFromBalancerPeer().catch(() => {});
         }
       }
     }
@@ -459,13 +720,13 @@ async function main(): Promise<void> {
     const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
     const rows: string[] = [];
     rows.push(
-      "| mode | requests/s (keep-alive) | vs xdp | connections/s (close) | vs xdp | balancer process CPU s (ka / close) | machine CPU s per 100k req (ka) | per 10k conn (close) | softirq share (ka / close) | errors |",
+      "| mode | requests/s (keep-alive) | vs xdp | connections/s (close) | vs xdp | balancer process CPU s (ka / close) | machine CPU s per 100k req (ka) | per 10k conn (close) | lab CPU s per 100k req (ka) | per 10k conn (close) | softirq share (ka / close) | errors |",
     );
-    rows.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    rows.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     const json: Record<string, unknown> = {};
     for (const mode of opts.modes) {
       if (failures[mode] && samples[mode].length === 0) {
-        rows.push(`| ${mode} | n/a: ${failures[mode]} | | | | | | | | |`);
+        rows.push(`| ${mode} | n/a: ${failures[mode]} | | | | | | | | | | |`);
         json[mode] = { failed: failures[mode] };
         continue;
       }
@@ -475,12 +736,16 @@ async function main(): Promise<void> {
       const lbCl = med(mode, (s) => s.lbCpuClose);
       const perReq = med(mode, (s) => (s.machineCpuKeepalive * 100_000) / s.requestsKeepalive);
       const perConn = med(mode, (s) => (s.machineCpuClose * 10_000) / s.requestsClose);
+      const labKa = med(mode, (s) =>
+        s.busyKeepalive ? (labCores(s.busyKeepalive) * 100_000) / s.rps : Number.NaN,
+      );
+      const labCl = med(mode, (s) => (s.busyClose ? (labCores(s.busyClose) * 10_000) / s.cps : Number.NaN));
       const sqKa = med(mode, (s) => s.softirqKeepalive / s.machineCpuKeepalive);
       const sqCl = med(mode, (s) => s.softirqClose / s.machineCpuClose);
       const errors = samples[mode].reduce((n, s) => n + s.errors, 0);
       rows.push(
         `| ${mode} | ${fmt(rps)} | ${formatRatio(ratio(rps, base.rps))} | ${fmt(cps)} | ${formatRatio(ratio(cps, base.cps))} | ` +
-          `${fmt(lbKa, 2)} / ${fmt(lbCl, 2)} | ${fmt(perReq, 2)} | ${fmt(perConn, 2)} | ${fmt(sqKa * 100)}% / ${fmt(sqCl * 100)}% | ${errors} |`,
+          `${fmt(lbKa, 2)} / ${fmt(lbCl, 2)} | ${fmt(perReq, 2)} | ${fmt(perConn, 2)} | ${fmt(labKa, 2)} | ${fmt(labCl, 2)} | ${fmt(sqKa * 100)}% / ${fmt(sqCl * 100)}% | ${errors} |`,
       );
       json[mode] = {
         rps,
@@ -489,20 +754,60 @@ async function main(): Promise<void> {
         lbCpuClose: lbCl,
         machineCpuPer100kReq: perReq,
         machineCpuPer10kConn: perConn,
+        labCpuPer100kReq: labKa,
+        labCpuPer10kConn: labCl,
         samples: samples[mode],
       };
     }
-    const header = [
-      `XDP bench: ${opts.rounds} interleaved rounds (+1 warm-up) x ${opts.modes.length} modes, wrk -t1 -c${opts.connections} -d${opts.durationSec}s per run, medians.`,
-      `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Linux ${os.release()}; load average at start ${os.loadavg()[0].toFixed(1)}.`,
+    // Who was busy (medians of the steady windows): the limit is wherever a core is full.
+    const busyRows: string[] = [
+      "| mode | run | wrk process | wrk busiest thread | backends (each) | balancer process | ksoftirqd | other work on the machine | CPU busy (each) | softirq (each CPU) |",
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ];
-    process.stdout.write(`${header.join("\n")}\n\n${rows.join("\n")}\n`);
+    for (const mode of opts.modes) {
+      for (const [run, pick] of [
+        ["keep-alive", (s: Sample) => s.busyKeepalive],
+        ["close", (s: Sample) => s.busyClose],
+      ] as const) {
+        const list = samples[mode].map(pick).filter((b): b is Busy => b !== null);
+        if (list.length === 0) continue;
+        const m = (f: (b: Busy) => number) => median(list.map(f));
+        const each = (f: (b: Busy) => number[]) =>
+          list[0] ? f(list[0]).map((_, i) => pct(m((b) => f(b)[i]))) : [];
+        busyRows.push(
+          `| ${mode} | ${run} | ${pct(m((b) => b.wrk))} | ${pct(m((b) => b.wrkThreadMax))} | ${each((b) => b.backends).join(" / ")} | ` +
+            `${pct(m((b) => b.balancer))} | ${pct(m((b) => b.ksoftirqd))} | ${pct(m((b) => b.others))} | ${each((b) => b.cpuBusy).join(" / ")} | ${each((b) => b.cpuSoftirq).join(" / ")} |`,
+        );
+      }
+    }
+    const header = [
+      `XDP bench: ${opts.rounds} interleaved rounds (+1 warm-up) x ${opts.modes.length} modes, wrk -t${opts.threads} -c${opts.connections} -d${opts.durationSec}s per run, NGINX backends with ${opts.backendWorkers} worker(s), xdp attach-mode ${opts.xdpAttach} (attached ${xdpAttachedAs}), medians.`,
+      `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Linux ${os.release()}; load average at start ${loadAtStart.toFixed(1)}, at the end ${os.loadavg()[0].toFixed(1)}.`,
+    ];
+    const progLines: string[] = [];
+    if (opts.bpfStats && samples.xdp?.length) {
+      for (const [run, pick, perConn] of [
+        ["keep-alive", (s: Sample) => s.programKeepalive, (s: Sample) => s.requestsKeepalive],
+        ["close", (s: Sample) => s.programClose, (s: Sample) => s.requestsClose],
+      ] as const) {
+        const list = samples.xdp.filter((s) => pick(s) !== null);
+        if (list.length === 0) continue;
+        const ns = median(list.map((s) => pick(s)!.nsPerPacket));
+        const perReq = median(list.map((s) => (pick(s)!.cpuSeconds * 1e6) / perConn(s)));
+        progLines.push(
+          `lodestone_xdp itself (${run}): ${ns.toFixed(0)} ns per packet, ${perReq.toFixed(2)} µs per ${run === "close" ? "connection" : "request"}.`,
+        );
+      }
+    }
+    process.stdout.write(
+      `${header.join("\n")}\n\n${rows.join("\n")}\n\n${busyRows.join("\n")}\n${progLines.length ? `\n${progLines.join("\n")}\n` : ""}`,
+    );
     const resultsDir = join(REPO, "bench/results");
     mkdirSync(resultsDir, { recursive: true });
     const file = join(resultsDir, `xdp-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
     writeFileSync(
       file,
-      `${JSON.stringify({ options: opts, machine: { cpus: os.cpus().length, release: os.release() }, results: json }, null, 2)}\n`,
+      `${JSON.stringify({ options: opts, xdpAttachedAs, machine: { cpus: os.cpus().length, release: os.release(), loadAtStart }, results: json }, null, 2)}\n`,
     );
     log(`bench:xdp: results in ${file}`);
   } finally {

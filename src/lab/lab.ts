@@ -38,7 +38,7 @@ export interface LabOptions {
   requests?: number;
   /** Upper bound on the load's duration, seconds, default 10. */
   seconds?: number;
-  /** XDP attach mode for the balancer, default auto (native on veth, with XDP_PASS on the peer). */
+  /** XDP attach mode for the balancer, default auto (generic on the lab's veth; native puts XDP_PASS on the peer). */
   attachMode?: "auto" | "native" | "generic";
   /** Remove everything at the end instead of leaving it running. */
   down?: boolean;
@@ -186,12 +186,13 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   const pinRoot = join(LAB_BPFFS_ROOT, topo.prefix);
 
   log("building the XDP program");
-  ensureBpfObject(); // also builds pass.bpf.o, for the balancer's veth peer
+  ensureBpfObject(); // also builds pass.bpf.o, for the balancer's veth peer in native mode
   log(`creating namespaces ${topo.prefix}-{sw,cl,lb,b1,b2,b3}`);
   await topo.create();
   try {
     mkdirSync(stateDir, { recursive: true });
-    if (attachMode !== "generic") await topo.passOnBalancerPeer(DEFAULT_PASS_OBJECT_PATH);
+    // Only native XDP_TX on a veth needs NAPI on the peer (auto is generic on a veth).
+    if (attachMode === "native") await topo.passOnBalancerPeer(DEFAULT_PASS_OBJECT_PATH);
 
     const backendLogs = BACKEND_NAMES.map((b) => join(stateDir, `${b}.log`));
     BACKEND_NAMES.forEach((b, i) => {

@@ -189,6 +189,11 @@ export class LabTopology {
     ]);
   }
 
+  /** Undo passOnBalancerPeer: the peer takes packets without veth's XDP/NAPI path again. */
+  async removePassFromBalancerPeer(): Promise<void> {
+    await this.exec(this.ns.sw, ["ip", "link", "set", "dev", "plb", "xdpdrv", "off"]);
+  }
+
   /** Remove the namespaces this object created (processes inside must be gone first). */
   async destroy(): Promise<void> {
     for (const n of this.#created.reverse()) await sh("ip", ["netns", "del", n]).catch(() => {});

@@ -142,7 +142,13 @@ export class XdpDataplane implements Dataplane {
     const attached = new Set(program.attachments().map((a) => a.ifname));
     for (const ifname of wantIfs) {
       if (!attached.has(ifname)) {
-        const a = program.attach(ifname, this.#options.attachMode ?? "auto");
+        const asked = this.#options.attachMode ?? "auto";
+        // On a veth, `auto` means generic: native XDP there copies every cloned skb into
+        // an xdp_buff and rebuilds an skb on the peer (which also needs NAPI for XDP_TX),
+        // where generic XDP sends the skb it has; bench:xdp measured ~25% less CPU per
+        // request (BENCHMARKS.md, "XDP"). Drivers with real native XDP keep it.
+        const veth = asked === "auto" && (await interfaceKind(ifname)) === "veth";
+        const a = program.attach(ifname, veth ? "generic" : asked);
         this.#options.log?.("info", `xdp: attached to ${ifname} (${a.mode})`);
         if (a.mode === "native" && (await interfaceKind(ifname)) === "veth") {
           // veth drops XDP_TX frames unless its peer has NAPI on (docs/xdp.md, "veth").

@@ -58,7 +58,8 @@ describe("XDP dataplane, DSR mode", { skip: skip ?? false }, () => {
     agents.push(a);
     await a.ready();
     // detachOnStop false: when this agent goes away the fast path stays, as after a crash.
-    await a.call({ op: "init", options: { pinRoot, frontends, detachOnStop: false } });
+    // Native asked for: on a veth, auto would pick generic (nat.test.ts covers that path).
+    await a.call({ op: "init", options: { pinRoot, frontends, detachOnStop: false, attachMode: "native" } });
     return a;
   }
 

@@ -1,5 +1,6 @@
 // ICMP errors about NATed flows, translated back to the client so that path MTU
-// discovery and "unreachable" work through the balancer (generic attach, as nat.test.ts).
+// discovery and "unreachable" work through the balancer. Attach mode auto, which is
+// generic on a veth (checked here).
 //
 // The backend sits one hop behind b1 on a link with a lowered MTU:
 //
@@ -83,12 +84,12 @@ describe("XDP dataplane, NAT mode: ICMP errors reach the client", { skip: skip ?
       op: "init",
       options: {
         pinRoot: `${topo.bpffs}/lodestone`,
-        attachMode: "generic",
+        attachMode: "auto",
         frontends: { web: nat4, closed: nat4, web6: nat6, closed6: nat6 },
       },
     });
     const one = (address: string, port: number) => [{ name: "dp", address, port }];
-    await lb.call({
+    const r = await lb.call<{ attachments: Array<{ mode: string }> }>({
       op: "apply",
       desired: state(
         frontend("web", "tcp", V4.natVip, 80, one(BACKEND.v4, PORT)),
@@ -97,6 +98,7 @@ describe("XDP dataplane, NAT mode: ICMP errors reach the client", { skip: skip ?
         frontend("closed6", "udp", V6.natVip, 54, one(BACKEND.v6, CLOSED_PORT)),
       ),
     });
+    assert.equal(r.attachments[0].mode, "generic", "auto attaches generic XDP to a veth");
   });
 
   after(async () => {
