@@ -140,6 +140,12 @@ function noRead(): undefined {
   return undefined;
 }
 
+/**
+ * A write request that finished inside writeBuffer() (nearly all of them) is not
+ * retained by libuv or Node: the next write reuses it instead of allocating one.
+ */
+let spareWriteReq: UvRequest | null = null;
+
 /** Completion of a write that did not finish at once. */
 function onWriteDone(this: UvRequest, status: number): void {
   (this.stream as TcpStream).writeDone(status);
@@ -231,8 +237,12 @@ export class TcpStream {
    */
   write(buf: Uint8Array): boolean {
     if (this.#closed) return true;
-    const req = new WriteWrap();
-    req.oncomplete = onWriteDone;
+    let req = spareWriteReq;
+    if (req === null) {
+      req = new WriteWrap();
+      req.oncomplete = onWriteDone;
+    }
+    spareWriteReq = null;
     req.stream = this;
     const status = this.#handle.writeBuffer(req, buf);
     if (status < 0) {
@@ -240,7 +250,12 @@ export class TcpStream {
       return true;
     }
     this.bytesWritten += buf.length;
-    if (streamBaseState[kLastWriteWasAsync] === 0) return true;
+    if (streamBaseState[kLastWriteWasAsync] === 0) {
+      // Done in the call: libuv kept nothing of the request, the next write may use it.
+      req.stream = null;
+      spareWriteReq = req;
+      return true;
+    }
     req.buffer = buf; // kept alive until libuv is done with it
     this.#pendingWrites++;
     return false;
