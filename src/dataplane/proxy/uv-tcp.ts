@@ -30,6 +30,7 @@ interface UvTcpHandle {
   readStop(): number;
   useUserBuffer(buf: Uint8Array): void;
   writeBuffer(req: UvRequest, buf: Uint8Array): number;
+  writeLatin1String(req: UvRequest, text: string): number;
   shutdown(req: UvRequest): number;
   close(cb?: () => void): void;
   bind(address: string, port: number, flags: number): number;
@@ -236,6 +237,18 @@ export class TcpStream {
    * reuse `buf`); false when queued: `buf` must stay untouched until onDrain.
    */
   write(buf: Uint8Array): boolean {
+    return this.#send(buf, null);
+  }
+
+  /**
+   * Send a string as latin1 bytes (HTTP heads). Returns as write() does; a string's
+   * bytes are copied by Node when queued, so nothing needs keeping.
+   */
+  writeLatin1(text: string): boolean {
+    return this.#send(null, text);
+  }
+
+  #send(buf: Uint8Array | null, text: string | null): boolean {
     if (this.#closed) return true;
     let req = spareWriteReq;
     if (req === null) {
@@ -244,19 +257,20 @@ export class TcpStream {
     }
     spareWriteReq = null;
     req.stream = this;
-    const status = this.#handle.writeBuffer(req, buf);
+    const status =
+      buf !== null ? this.#handle.writeBuffer(req, buf) : this.#handle.writeLatin1String(req, text as string);
     if (status < 0) {
       this.#events.onError(uvError(status, "write"));
       return true;
     }
-    this.bytesWritten += buf.length;
+    this.bytesWritten += buf !== null ? buf.length : (text as string).length;
     if (streamBaseState[kLastWriteWasAsync] === 0) {
       // Done in the call: libuv kept nothing of the request, the next write may use it.
       req.stream = null;
       spareWriteReq = req;
       return true;
     }
-    req.buffer = buf; // kept alive until libuv is done with it
+    if (buf !== null) req.buffer = buf; // kept alive until libuv is done with it
     this.#pendingWrites++;
     return false;
   }
@@ -460,4 +474,21 @@ export function connectTcp(
     queueMicrotask(() => onConnect(err));
   }
   return stream;
+}
+
+/**
+ * Take over the socket of a net.Socket a net.Server has just accepted (created with
+ * pauseOnConnect, so nothing has been read): the same connection as a TcpStream, and
+ * the net.Socket is released without closing it. Null if the socket has no handle
+ * (already closed). Lets a listener keep net/tls servers for accepting while the
+ * cleartext connections run on handles.
+ */
+export function adoptAccepted(socket: import("node:net").Socket): TcpStream | null {
+  const s = socket as unknown as { _handle: UvTcpHandle | null };
+  const handle = s._handle;
+  if (handle === null || typeof handle?.readStart !== "function") return null;
+  s._handle = null;
+  // With no handle, destroy() only releases the object (and the server's count of it).
+  socket.destroy();
+  return new TcpStream(handle, IGNORE_EVENTS);
 }

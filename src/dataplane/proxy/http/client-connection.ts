@@ -26,6 +26,7 @@ import { expandLocation, MatchContext, normalizeClientAddress, rewritePath } fro
 import { HttpParseError } from "./syntax.ts";
 import type { ServiceTarget } from "./targets.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
+import { type ClientSocket, UvSocket } from "./uv-socket.ts";
 
 // Request side.
 const REQ_HEAD = 0; // waiting for / reading a request head
@@ -49,7 +50,7 @@ const T_CONNECT = 3; // backend connect -> try another backend
 const T_RESPONSE = 4; // backend response head -> 504
 
 export class ClientConnection implements UpstreamOwner {
-  readonly socket: Socket;
+  readonly socket: ClientSocket;
   private readonly fe: HttpListener;
   private readonly scanner: HeadScanner;
   private readonly flow: FlowKey;
@@ -120,12 +121,12 @@ export class ClientConnection implements UpstreamOwner {
   /** When the armed timer fires (performance.now() ms). */
   private timerAt = 0;
 
-  constructor(socket: Socket, fe: HttpListener) {
+  constructor(socket: ClientSocket, fe: HttpListener) {
     this.socket = socket;
     this.fe = fe;
     const limits = fe.limits;
     this.scanner = new HeadScanner(limits, REQUEST_SCAN_ERRORS, true);
-    this.realSocket = socket instanceof Socket;
+    this.realSocket = socket instanceof Socket || socket instanceof UvSocket;
     this.policy = fe.policy;
     this.clientAddress = normalizeClientAddress(socket.remoteAddress ?? "");
     this.flow = { address: this.clientAddress, port: socket.remotePort ?? 0 };
@@ -167,7 +168,9 @@ export class ClientConnection implements UpstreamOwner {
     s.off("close", this.onClose);
     s.setTimeout(0);
     this.fe.connectionClosed(this);
-    this.fe.adoptH2c(s, first);
+    // Frontends with h2c keep net.Sockets (the listener adopts handles only without it).
+    if (s instanceof Socket) this.fe.adoptH2c(s, first);
+    else s.destroy();
   }
 
   /** Hard stop (flush of the backend, or the drain deadline passed). */

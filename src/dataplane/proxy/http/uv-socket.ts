@@ -1,0 +1,275 @@
+// The part of net.Socket an L7 client connection uses, over a libuv handle (uv-tcp.ts).
+//
+// Cleartext client connections run on this instead of net.Socket: a keep-alive
+// request is one read and one write on the client side, and net.Socket's stream
+// layer (a fresh buffer and a Readable push per read, the Writable machinery and a
+// timer refresh per write) was a large share of that. TLS connections and the h2c
+// hand-over keep net.Socket (the TLS and HTTP/2 layers need one).
+//
+// Semantics kept from net.Socket with allowHalfOpen: 'data' (a Buffer the listener
+// may keep: each read is copied out of the handle's reused buffer, into Node's
+// small-buffer pool for small reads), 'end' on the peer's FIN, write() returning
+// false when bytes had to be queued and 'drain' when the queue empties, end() as a
+// FIN after queued bytes, 'close' once after destroy() or after both FINs, 'timeout'
+// after setTimeout(ms) of no bytes either way. 'error' is emitted before the close an
+// error causes.
+import { EventEmitter } from "node:events";
+import type { TcpStream, TcpStreamEvents } from "../uv-tcp.ts";
+
+/**
+ * What an L7 client connection uses of its socket; net.Socket, TLSSocket and UvSocket
+ * all have it.
+ */
+export interface ClientSocket {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  setNoDelay(noDelay?: boolean): unknown;
+  setTimeout(ms: number): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  isPaused(): boolean;
+  cork(): void;
+  uncork(): void;
+  write(data: Buffer | string, encoding?: "latin1"): boolean;
+  end(): unknown;
+  end(data: Buffer | string): unknown;
+  destroy(err?: Error): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: the events' listeners take different arguments
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSocket {
+  readonly #stream: TcpStream;
+  destroyed = false;
+  #paused = false;
+  /** Chunks read while paused, delivered on resume(). */
+  #held: Buffer[] = [];
+  /** The FIN came behind held chunks. */
+  #heldEnd = false;
+  #flushScheduled = false;
+  #ended = false;
+  #shutdownDone = false;
+  /** Writes between cork() and uncork(), sent as one. */
+  #corked = 0;
+  #corkedChunks: (Buffer | string)[] = [];
+  #timeoutMs = 0;
+  #timer: NodeJS.Timeout | null = null;
+  /** A byte went either way since the timeout timer was armed. */
+  #active = false;
+  #remote: { address: string; port: number } | null | undefined;
+
+  constructor(stream: TcpStream) {
+    super();
+    this.#stream = stream;
+    stream.setEvents(this);
+    stream.resume();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#peer()?.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#peer()?.port;
+  }
+
+  get bytesRead(): number {
+    return this.#stream.bytesRead;
+  }
+
+  get bytesWritten(): number {
+    return this.#stream.bytesWritten;
+  }
+
+  /**
+   * Non-zero while written chunks are still referenced: corked, or queued in libuv
+   * (a count of chunks, not of bytes; callers only test it against 0).
+   */
+  get writableLength(): number {
+    return this.#stream.pendingWrites + this.#corkedChunks.length;
+  }
+
+  setNoDelay(): this {
+    return this; // Nagle is off on every handle already
+  }
+
+  setTimeout(ms: number): this {
+    this.#timeoutMs = ms;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (ms > 0 && !this.destroyed) this.#armTimer();
+    return this;
+  }
+
+  /**
+   * Stop 'data' events. As with net.Socket the connection is still read a little
+   * (one chunk is held, then reading stops), so a FIN right behind the bytes is seen
+   * and 'end' comes even while paused once nothing is held.
+   */
+  pause(): this {
+    this.#paused = true;
+    return this;
+  }
+
+  /** Deliver what is held (on the next tick, as net.Socket does), then read on. */
+  resume(): this {
+    if (!this.#paused) return this;
+    this.#paused = false;
+    if (this.#held.length === 0 && !this.#heldEnd) {
+      this.#stream.resume();
+      return this;
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flushHeld);
+    }
+    return this;
+  }
+
+  readonly #flushHeld = (): void => {
+    this.#flushScheduled = false;
+    while (!this.#paused && !this.destroyed && this.#held.length > 0) {
+      this.emit("data", this.#held.shift() as Buffer);
+    }
+    if (this.#paused || this.destroyed) return;
+    if (this.#heldEnd) {
+      this.#heldEnd = false;
+      this.#emitEnd();
+      return;
+    }
+    this.#stream.resume();
+  };
+
+  isPaused(): boolean {
+    return this.#paused;
+  }
+
+  cork(): void {
+    this.#corked++;
+  }
+
+  uncork(): void {
+    if (this.#corked === 0 || --this.#corked > 0) return;
+    const chunks = this.#corkedChunks;
+    this.#corkedChunks = [];
+    if (chunks.length === 0) return;
+    if (chunks.length === 1) {
+      this.#send(chunks[0]);
+      return;
+    }
+    // One write for a head and its body: one packet, as net's writev would do.
+    this.#send(Buffer.concat(chunks.map((c) => (typeof c === "string" ? Buffer.from(c, "latin1") : c))));
+  }
+
+  /** Strings are written as latin1 (the only encoding the proxy writes). */
+  write(data: Buffer | string, _encoding?: "latin1"): boolean {
+    if (this.destroyed || this.#ended) return false;
+    if (this.#corked > 0) {
+      this.#corkedChunks.push(data);
+      return true;
+    }
+    return this.#send(data);
+  }
+
+  #send(data: Buffer | string): boolean {
+    this.#active = true;
+    return typeof data === "string" ? this.#stream.writeLatin1(data) : this.#stream.write(data);
+  }
+
+  /** Send `data` (if any), then our FIN once everything queued is out. */
+  end(data?: Buffer | string): this {
+    if (this.destroyed || this.#ended) return this;
+    if (data !== undefined) this.write(data);
+    this.#corked = 1;
+    this.uncork();
+    this.#ended = true;
+    this.#stream.shutdown(() => {
+      this.#shutdownDone = true;
+      if (this.#stream.ended) this.destroy();
+    });
+    return this;
+  }
+
+  destroy(err?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.#stream.close();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    process.nextTick(() => {
+      if (err !== undefined) this.emit("error", err);
+      this.emit("close", err !== undefined);
+    });
+    return this;
+  }
+
+  // TcpStreamEvents
+
+  onData(n: number, buf: Buffer): void {
+    if (this.destroyed) return;
+    this.#active = true;
+    // A copy the listener may keep (pending pipelined bytes, queued upstream writes):
+    // the handle reads into `buf` again next time.
+    const chunk = Buffer.allocUnsafe(n);
+    buf.copy(chunk, 0, 0, n);
+    if (this.#paused || this.#held.length > 0) {
+      this.#held.push(chunk);
+      this.#stream.pause();
+      return;
+    }
+    this.emit("data", chunk);
+  }
+
+  onEnd(): void {
+    if (this.destroyed) return;
+    if (this.#held.length > 0) {
+      this.#heldEnd = true;
+      return;
+    }
+    this.#emitEnd();
+  }
+
+  #emitEnd(): void {
+    this.emit("end");
+    if (this.#ended && this.#shutdownDone) this.destroy();
+  }
+
+  onDrain(): void {
+    if (!this.destroyed) this.emit("drain");
+  }
+
+  onError(err: Error): void {
+    this.destroy(err);
+  }
+
+  #peer(): { address: string; port: number } | null {
+    if (this.#remote === undefined) this.#remote = this.#stream.peer();
+    return this.#remote;
+  }
+
+  /**
+   * One timer for the socket's timeout, not refreshed per byte: when it fires after
+   * activity it re-arms, so 'timeout' comes between ms and 2 x ms after the last byte.
+   */
+  #armTimer(): void {
+    this.#active = false;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.destroyed || this.#timeoutMs === 0) return;
+      if (this.#active) {
+        this.#armTimer();
+        return;
+      }
+      this.emit("timeout");
+      // Like net: the timeout repeats until changed or the socket is closed.
+      if (!this.destroyed && this.#timeoutMs > 0 && this.#timer === null) this.#armTimer();
+    }, this.#timeoutMs);
+    this.#timer.unref();
+  }
+}
