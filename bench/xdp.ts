@@ -60,6 +60,8 @@ interface Options {
   threads: number;
   /** NGINX worker processes per backend (every mode alike). */
   backendWorkers: number;
+  /** Worker processes (lodestone-l4) or threads (HAProxy) of the userspace balancers. */
+  balancerWorkers: number;
   /** How the xdp mode attaches: auto (lodestone's default: generic on a veth), native or generic. */
   xdpAttach: "auto" | "native" | "generic";
   /** Turn on kernel.bpf_stats_enabled during the run and report the XDP program's own time per packet. */
@@ -74,6 +76,7 @@ function parseArgs(argv: string[]): Options {
     connections: DEFAULT_CONNECTIONS,
     threads: DEFAULT_THREADS,
     backendWorkers: DEFAULT_BACKEND_WORKERS,
+    balancerWorkers: 1,
     xdpAttach: "auto",
     bpfStats: false,
     modes: [...MODES],
@@ -90,6 +93,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--connections") o.connections = Math.max(1, Math.min(1000, Number(next())));
     else if (a === "--threads") o.threads = Math.max(1, Math.min(8, Number(next())));
     else if (a === "--backend-workers") o.backendWorkers = Math.max(1, Math.min(8, Number(next())));
+    else if (a === "--balancer-workers") o.balancerWorkers = Math.max(1, Math.min(8, Number(next())));
     else if (a === "--xdp-attach") {
       const v = next();
       if (v !== "auto" && v !== "native" && v !== "generic")
@@ -107,7 +111,7 @@ function parseArgs(argv: string[]): Options {
       o.durationSec = 2;
     } else if (a === "--help" || a === "-h") {
       process.stdout.write(
-        `usage: npm run bench:xdp -- [--rounds N (3)] [--duration S (5)] [--connections C (${DEFAULT_CONNECTIONS})] [--threads T (${DEFAULT_THREADS})] [--backend-workers W (${DEFAULT_BACKEND_WORKERS})] [--xdp-attach auto|native|generic (auto)] [--bpf-stats] [--modes ${MODES.join(",")}] [--quick]\n`,
+        `usage: npm run bench:xdp -- [--rounds N (3)] [--duration S (5)] [--connections C (${DEFAULT_CONNECTIONS})] [--threads T (${DEFAULT_THREADS})] [--backend-workers W (${DEFAULT_BACKEND_WORKERS})] [--balancer-workers W (1)] [--xdp-attach auto|native|generic (auto)] [--bpf-stats] [--modes ${MODES.join(",")}] [--quick]\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
@@ -327,7 +331,12 @@ http {
 `;
 }
 
-function lodestoneConf(mode: "xdp" | "lodestone-l4", pinRoot: string, attach: string): string {
+function lodestoneConf(
+  mode: "xdp" | "lodestone-l4",
+  pinRoot: string,
+  attach: string,
+  workers: number,
+): string {
   const backends = BACKEND_NAMES.map(
     (b, i) => `  ${b}: { address: ${LAB_V4.backends[i]}, port: ${PORT} }`,
   ).join("\n");
@@ -346,18 +355,18 @@ services:
 frontends:
 ${fe}
 runtime:
-  workers: 1
+  workers: ${workers}
   log-level: warn
   warmup: { max-wait: 1s }
   xdp: { pin-root: ${pinRoot}, attach-mode: ${attach} }
 `;
 }
 
-function haproxyConf(): string {
+function haproxyConf(threads: number): string {
   const servers = BACKEND_NAMES.map((b, i) => `  server ${b} ${LAB_V4.backends[i]}:${PORT}`).join("\n");
   return `global
   maxconn 4000
-  nbthread 1
+  nbthread ${threads}
 defaults
   mode tcp
   timeout connect 5s
@@ -523,7 +532,7 @@ async function main(): Promise<void> {
       if (mode === "direct") return { mode, proc: null, stop: async () => {} };
       if (mode === "xdp" || mode === "lodestone-l4") {
         const file = join(stateDir, `${mode}.yaml`);
-        writeFileSync(file, lodestoneConf(mode, pinRoot, opts.xdpAttach));
+        writeFileSync(file, lodestoneConf(mode, pinRoot, opts.xdpAttach, opts.balancerWorkers));
         const proc = await startProcess(
           mode,
           "nsenter",
@@ -553,7 +562,7 @@ async function main(): Promise<void> {
       }
       if (mode === "haproxy") {
         const file = join(stateDir, "haproxy.cfg");
-        writeFileSync(file, haproxyConf());
+        writeFileSync(file, haproxyConf(opts.balancerWorkers));
         const proc = await startProcess(
           "haproxy",
           "nsenter",
@@ -781,7 +790,7 @@ async function main(): Promise<void> {
       }
     }
     const header = [
-      `XDP bench: ${opts.rounds} interleaved rounds (+1 warm-up) x ${opts.modes.length} modes, wrk -t${opts.threads} -c${opts.connections} -d${opts.durationSec}s per run, NGINX backends with ${opts.backendWorkers} worker(s), xdp attach-mode ${opts.xdpAttach} (attached ${xdpAttachedAs}), medians.`,
+      `XDP bench: ${opts.rounds} interleaved rounds (+1 warm-up) x ${opts.modes.length} modes, wrk -t${opts.threads} -c${opts.connections} -d${opts.durationSec}s per run, NGINX backends with ${opts.backendWorkers} worker(s), userspace balancers with ${opts.balancerWorkers} worker(s)/thread(s), xdp attach-mode ${opts.xdpAttach} (attached ${xdpAttachedAs}), medians.`,
       `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Linux ${os.release()}; load average at start ${loadAtStart.toFixed(1)}, at the end ${os.loadavg()[0].toFixed(1)}.`,
     ];
     const progLines: string[] = [];

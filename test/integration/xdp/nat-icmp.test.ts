@@ -18,7 +18,7 @@ import { ensureBpfObject } from "../../../src/dataplane/xdp/build.ts";
 import type { XdpStats } from "../../../src/dataplane/xdp/dataplane.ts";
 import { NODE, REPO, sh } from "../../../src/lab/topology.ts";
 import { frontend, state } from "./desired.ts";
-import { Agent, skipReason, Topology, V4, V6 } from "./netns.ts";
+import { Agent, natInit, skipReason, Topology, V4, V6 } from "./netns.ts";
 
 const skip = skipReason();
 const BACKEND = { v4: "10.99.0.21", v6: "fd00:99::21" };
@@ -78,16 +78,7 @@ describe("XDP dataplane, NAT mode: ICMP errors reach the client", { skip: skip ?
     lb = new Agent(topo.ns.lb, "lb-agent.ts");
     agents.push(backend, client, lb);
     await Promise.all(agents.map((a) => a.ready()));
-    const nat4 = { interface: "eth0", mode: "nat", natAddress: V4.lb };
-    const nat6 = { interface: "eth0", mode: "nat", natAddress: V6.lb };
-    await lb.call({
-      op: "init",
-      options: {
-        pinRoot: `${topo.bpffs}/lodestone`,
-        attachMode: "auto",
-        frontends: { web: nat4, closed: nat4, web6: nat6, closed6: nat6 },
-      },
-    });
+    await lb.call(natInit(topo, "auto", ["web", "closed"], ["web6", "closed6"]));
     const one = (address: string, port: number) => [{ name: "dp", address, port }];
     const r = await lb.call<{ attachments: Array<{ mode: string }> }>({
       op: "apply",

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { ensureBpfObject } from "../../../src/dataplane/xdp/build.ts";
 import type { XdpStats } from "../../../src/dataplane/xdp/dataplane.ts";
 import { frontend, state, tally } from "./desired.ts";
-import { Agent, skipReason, Topology, V4, V6, waitFor } from "./netns.ts";
+import { Agent, natInit, skipReason, Topology, V4, V6, waitFor } from "./netns.ts";
 
 const skip = skipReason();
 const NAMES = ["b1", "b2", "b3"];
@@ -41,16 +41,7 @@ describe("XDP dataplane, NAT mode", { skip: skip ?? false }, () => {
     lb = new Agent(topo.ns.lb, "lb-agent.ts");
     agents.push(...backends, client, lb);
     await Promise.all(agents.map((a) => a.ready()));
-    const nat4 = { interface: "eth0", mode: "nat", natAddress: V4.lb };
-    const nat6 = { interface: "eth0", mode: "nat", natAddress: V6.lb };
-    await lb.call({
-      op: "init",
-      options: {
-        pinRoot: `${topo.bpffs}/lodestone`,
-        attachMode: "generic",
-        frontends: { web: nat4, dns: nat4, web6: nat6, dns6: nat6 },
-      },
-    });
+    await lb.call(natInit(topo, "generic", ["web", "dns"], ["web6", "dns6"]));
     const r = await lb.call<{ attachments: Array<{ mode: string }> }>({ op: "apply", desired: desired() });
     assert.equal(r.attachments[0].mode, "generic");
   });

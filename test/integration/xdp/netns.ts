@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { LabTopology, NODE, REPO } from "../../../src/lab/topology.ts";
+import { LAB_V4, LAB_V6, LabTopology, NODE, REPO } from "../../../src/lab/topology.ts";
 
 export { LAB_V4 as V4, LAB_V6 as V6 } from "../../../src/lab/topology.ts";
 
@@ -205,4 +205,20 @@ export async function waitFor(check: () => Promise<boolean>, what: string, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * The lb agent's init request for NAT frontends on eth0 (the balancer's own addresses as
+ * NAT addresses): `v4` and `v6` name the frontends of each family.
+ */
+export function natInit(
+  topo: Topology,
+  attachMode: "auto" | "native" | "generic",
+  v4: string[],
+  v6: string[],
+): Record<string, unknown> {
+  const nat4 = { interface: "eth0", mode: "nat", natAddress: LAB_V4.lb };
+  const nat6 = { interface: "eth0", mode: "nat", natAddress: LAB_V6.lb };
+  const frontends = Object.fromEntries([...v4.map((n) => [n, nat4]), ...v6.map((n) => [n, nat6])]);
+  return { op: "init", options: { pinRoot: `${topo.bpffs}/lodestone`, attachMode, frontends } };
 }

@@ -493,52 +493,61 @@ static __always_inline int tcp_flow_ends(struct ls_flow *flow, const struct pack
 	return pkt->tcp_bare && flow->closing == (LS_FLOW_FIN_FWD | LS_FLOW_FIN_REPLY);
 }
 
-/* A reply from a backend to one of our NAT addresses: translate it back to the client. */
-static __always_inline int nat_reply(struct xdp_md *ctx, struct packet *pkt)
-{
-	struct ls_nat_entry *entry;
-	struct ls_stats *vs, *rs;
-	__u32 vip_id, real_id;
-	__u8 client_mac[ETH_ALEN], lb_mac[ETH_ALEN];
-	__u32 client[4], vip[4];
-	__u16 client_port, vip_port;
+/* Where a NATed flow's replies go: the NAT entry, copied out (it may be evicted meanwhile). */
+struct nat_back {
+	__u32 client[4];
+	__u32 vip[4];
+	__u16 client_port;
+	__u16 vip_port;
 	__u32 ifindex;
+	__u8 client_mac[ETH_ALEN];
+	__u8 lb_mac[ETH_ALEN];
+};
 
-	if (pkt->fragment)
-		return XDP_PASS;
-	entry = bpf_map_lookup_elem(&nat, &pkt->flow);
+/* Looks up the NAT entry of a reply key into `out` and counts the reply; 0 = none. */
+static __always_inline int nat_back_of(const struct ls_flow_key *key, struct nat_back *out, __u64 len)
+{
+	struct ls_nat_entry *entry = bpf_map_lookup_elem(&nat, key);
+	struct ls_stats *vs, *rs;
+
 	if (!entry)
-		return XDP_PASS;
-	/* Copy out: the entry may be evicted while we rewrite. */
-	__builtin_memcpy(client, entry->client, 16);
-	__builtin_memcpy(vip, entry->vip, 16);
-	__builtin_memcpy(client_mac, entry->client_mac, ETH_ALEN);
-	__builtin_memcpy(lb_mac, entry->lb_mac, ETH_ALEN);
-	client_port = entry->client_port;
-	vip_port = entry->vip_port;
-	ifindex = entry->ifindex;
-	vip_id = entry->vip_id;
-	real_id = entry->real_id;
-
-	vs = vip_counters(vip_id);
-	rs = real_counters(real_id);
+		return 0;
+	__builtin_memcpy(out->client, entry->client, 16);
+	__builtin_memcpy(out->vip, entry->vip, 16);
+	__builtin_memcpy(out->client_mac, entry->client_mac, ETH_ALEN);
+	__builtin_memcpy(out->lb_mac, entry->lb_mac, ETH_ALEN);
+	out->client_port = entry->client_port;
+	out->vip_port = entry->vip_port;
+	out->ifindex = entry->ifindex;
+	vs = vip_counters(entry->vip_id);
+	rs = real_counters(entry->real_id);
 	if (vs) {
 		vs->reply_packets++;
-		vs->reply_bytes += pkt->len;
+		vs->reply_bytes += len;
 	}
 	if (rs) {
 		rs->reply_packets++;
-		rs->reply_bytes += pkt->len;
+		rs->reply_bytes += len;
 	}
+	return 1;
+}
+
+/* A reply from a backend to one of our NAT addresses: translate it back to the client. */
+static __always_inline int nat_reply(struct xdp_md *ctx, struct packet *pkt)
+{
+	struct nat_back back;
+
+	if (pkt->fragment || !nat_back_of(&pkt->flow, &back, pkt->len))
+		return XDP_PASS;
 	/* Teardown seen from the backend's side: the flow's conntrack entry is keyed by the client. */
 	if (pkt->flow.proto == IPPROTO_TCP && (pkt->tcp_rst || pkt->tcp_fin || pkt->tcp_bare)) {
 		struct ls_flow_key ckey = {};
 		struct ls_flow *flow;
 
-		__builtin_memcpy(ckey.src, client, 16);
-		__builtin_memcpy(ckey.dst, vip, 16);
-		ckey.sport = client_port;
-		ckey.dport = vip_port;
+		__builtin_memcpy(ckey.src, back.client, 16);
+		__builtin_memcpy(ckey.dst, back.vip, 16);
+		ckey.sport = back.client_port;
+		ckey.dport = back.vip_port;
 		ckey.proto = pkt->flow.proto;
 		ckey.family = pkt->flow.family;
 		flow = bpf_map_lookup_elem(&conntrack, &ckey);
@@ -547,9 +556,9 @@ static __always_inline int nat_reply(struct xdp_md *ctx, struct packet *pkt)
 			bpf_map_delete_elem(&nat, &pkt->flow);
 		}
 	}
-	if (rewrite(ctx, pkt, vip, client, vip_port, client_port) < 0)
+	if (rewrite(ctx, pkt, back.vip, back.client, back.vip_port, back.client_port) < 0)
 		return XDP_PASS;
-	return send(ctx, ifindex, client_mac, lb_mac);
+	return send(ctx, back.ifindex, back.client_mac, back.lb_mac);
 }
 
 /* ---- ICMP errors about NATed flows ---- */
@@ -616,20 +625,6 @@ static __always_inline void quoted_reply_key(struct ls_flow_key *key, const __u3
 	key->family = family;
 }
 
-static __always_inline void count_reply(const struct ls_nat_entry *entry, __u64 len)
-{
-	struct ls_stats *vs = vip_counters(entry->vip_id);
-	struct ls_stats *rs = real_counters(entry->real_id);
-	if (vs) {
-		vs->reply_packets++;
-		vs->reply_bytes += len;
-	}
-	if (rs) {
-		rs->reply_packets++;
-		rs->reply_bytes += len;
-	}
-}
-
 /* Offsets of an ICMPv4 error with option-less outer and quoted IPv4 headers. */
 #define I4_IP (sizeof(struct ethhdr))
 #define I4_ICMP (I4_IP + sizeof(struct iphdr))
@@ -653,13 +648,12 @@ static __always_inline int icmp4_nat_reply(struct xdp_md *ctx)
 	struct iphdr *qip = data + I4_QIP;
 	__u16 *qports = data + I4_QL4;
 	struct ls_flow_key key = {};
-	struct ls_nat_entry *entry;
+	struct nat_back back;
 	__u32 qsrc[4] = {}, qdst[4] = {};
-	__u32 client, vip, old_saddr, old_daddr, new_saddr;
-	__u16 client_port, vip_port, old_qcheck, *l4check = 0;
-	__u64 icmp_acc = 0, ip_acc = 0, q_acc = 0, l4_acc = 0;
-	__u8 client_mac[ETH_ALEN], lb_mac[ETH_ALEN];
-	__u32 ifindex, old_w, new_w;
+	__u32 client, vip, new_saddr;
+	__u16 old_qcheck, *l4check;
+	__u64 icmp_acc = 0, ip_acc = 0, q_acc = 0;
+	__u32 old_w, new_w;
 
 	if ((void *)(qports + 2) > data_end)
 		return XDP_PASS;
@@ -673,17 +667,10 @@ static __always_inline int icmp4_nat_reply(struct xdp_md *ctx)
 	qsrc[0] = qip->saddr;
 	qdst[0] = qip->daddr;
 	quoted_reply_key(&key, qsrc, qdst, qports[0], qports[1], qip->protocol, LS_FAMILY_V4);
-	entry = bpf_map_lookup_elem(&nat, &key);
-	if (!entry)
+	if (!nat_back_of(&key, &back, data_end - data))
 		return XDP_PASS;
-	client = entry->client[0];
-	vip = entry->vip[0];
-	client_port = entry->client_port;
-	vip_port = entry->vip_port;
-	ifindex = entry->ifindex;
-	__builtin_memcpy(client_mac, entry->client_mac, ETH_ALEN);
-	__builtin_memcpy(lb_mac, entry->lb_mac, ETH_ALEN);
-	count_reply(entry, data_end - data);
+	client = back.client[0];
+	vip = back.vip[0];
 
 	/* The quoted TCP/UDP checksum, when the quote reaches it (its pseudo header holds the addresses). */
 	l4check = data + I4_QL4 + (qip->protocol == IPPROTO_TCP ? 16 : 6);
@@ -696,11 +683,10 @@ static __always_inline int icmp4_nat_reply(struct xdp_md *ctx)
 	old_qcheck = qip->check;
 	qip->check = csum_apply(qip->check, q_acc);
 	old_w = (__u32)qports[0] | ((__u32)qports[1] << 16);
-	new_w = (__u32)client_port | ((__u32)vip_port << 16);
+	new_w = (__u32)back.client_port | ((__u32)back.vip_port << 16);
 	if (l4check) {
 		__u16 old_l4 = *l4check, new_l4;
-		l4_acc = csum_replace_word(q_acc, old_w, new_w);
-		new_l4 = csum_apply(old_l4, l4_acc);
+		new_l4 = csum_apply(old_l4, csum_replace_word(q_acc, old_w, new_w));
 		if (qip->protocol == IPPROTO_UDP && new_l4 == 0)
 			new_l4 = 0xffff;
 		*l4check = new_l4;
@@ -711,20 +697,18 @@ static __always_inline int icmp4_nat_reply(struct xdp_md *ctx)
 	icmp_acc = csum_replace_word(icmp_acc, old_w, new_w);
 	qip->saddr = client;
 	qip->daddr = vip;
-	qports[0] = client_port;
-	qports[1] = vip_port;
+	qports[0] = back.client_port;
+	qports[1] = back.vip_port;
 	icmp->checksum = csum_apply(icmp->checksum, icmp_acc);
 
 	/* Outer header: to the client; from the VIP if the backend itself complained. */
-	old_saddr = ip->saddr;
-	old_daddr = ip->daddr;
-	new_saddr = old_saddr == qdst[0] ? vip : old_saddr;
-	ip_acc = csum_replace_word(ip_acc, old_saddr, new_saddr);
-	ip_acc = csum_replace_word(ip_acc, old_daddr, client);
+	new_saddr = ip->saddr == qdst[0] ? vip : ip->saddr;
+	ip_acc = csum_replace_word(ip_acc, ip->saddr, new_saddr);
+	ip_acc = csum_replace_word(ip_acc, ip->daddr, client);
 	ip->check = csum_apply(ip->check, ip_acc);
 	ip->saddr = new_saddr;
 	ip->daddr = client;
-	return send(ctx, ifindex, client_mac, lb_mac);
+	return send(ctx, back.ifindex, back.client_mac, back.lb_mac);
 }
 
 #define I6_IP (sizeof(struct ethhdr))
@@ -747,12 +731,10 @@ static __always_inline int icmp6_nat_reply(struct xdp_md *ctx)
 	__u16 *qports = data + I6_QL4;
 	__u32 *osrc, *odst, *qsrc, *qdst;
 	struct ls_flow_key key = {};
-	struct ls_nat_entry *entry;
-	__u32 client[4], vip[4];
-	__u16 client_port, vip_port, *l4check = 0;
+	struct nat_back back;
+	__u16 *l4check;
 	__u64 addr_acc = 0, icmp_acc = 0;
-	__u8 client_mac[ETH_ALEN], lb_mac[ETH_ALEN];
-	__u32 ifindex, old_w, new_w;
+	__u32 old_w, new_w;
 	int i, from_backend;
 
 	if ((void *)(qports + 2) > data_end)
@@ -768,17 +750,8 @@ static __always_inline int icmp6_nat_reply(struct xdp_md *ctx)
 	if (!addr_eq(odst, qsrc))
 		return XDP_PASS;
 	quoted_reply_key(&key, qsrc, qdst, qports[0], qports[1], qip->nexthdr, LS_FAMILY_V6);
-	entry = bpf_map_lookup_elem(&nat, &key);
-	if (!entry)
+	if (!nat_back_of(&key, &back, data_end - data))
 		return XDP_PASS;
-	__builtin_memcpy(client, entry->client, 16);
-	__builtin_memcpy(vip, entry->vip, 16);
-	client_port = entry->client_port;
-	vip_port = entry->vip_port;
-	ifindex = entry->ifindex;
-	__builtin_memcpy(client_mac, entry->client_mac, ETH_ALEN);
-	__builtin_memcpy(lb_mac, entry->lb_mac, ETH_ALEN);
-	count_reply(entry, data_end - data);
 
 	l4check = data + I6_QL4 + (qip->nexthdr == IPPROTO_TCP ? 16 : 6);
 	if ((void *)(l4check + 1) > data_end)
@@ -790,14 +763,14 @@ static __always_inline int icmp6_nat_reply(struct xdp_md *ctx)
 #pragma unroll
 	for (i = 0; i < 4; i++) {
 		/* Quoted addresses: nat address -> client, backend -> VIP. */
-		addr_acc = csum_replace_word(addr_acc, qsrc[i], client[i]);
-		addr_acc = csum_replace_word(addr_acc, qdst[i], vip[i]);
+		addr_acc = csum_replace_word(addr_acc, qsrc[i], back.client[i]);
+		addr_acc = csum_replace_word(addr_acc, qdst[i], back.vip[i]);
 		if (from_backend)
-			icmp_acc = csum_replace_word(icmp_acc, osrc[i], vip[i]);
-		icmp_acc = csum_replace_word(icmp_acc, odst[i], client[i]);
+			icmp_acc = csum_replace_word(icmp_acc, osrc[i], back.vip[i]);
+		icmp_acc = csum_replace_word(icmp_acc, odst[i], back.client[i]);
 	}
 	old_w = (__u32)qports[0] | ((__u32)qports[1] << 16);
-	new_w = (__u32)client_port | ((__u32)vip_port << 16);
+	new_w = (__u32)back.client_port | ((__u32)back.vip_port << 16);
 	if (l4check) {
 		__u16 old_l4 = *l4check, new_l4;
 		new_l4 = csum_apply(old_l4, csum_replace_word(addr_acc, old_w, new_w));
@@ -809,17 +782,16 @@ static __always_inline int icmp6_nat_reply(struct xdp_md *ctx)
 	icmp_acc += addr_acc;
 	icmp_acc = csum_replace_word(icmp_acc, old_w, new_w);
 	icmp->checksum = csum_apply(icmp->checksum, icmp_acc);
-	__builtin_memcpy(qsrc, client, 16);
-	__builtin_memcpy(qdst, vip, 16);
-	qports[0] = client_port;
-	qports[1] = vip_port;
+	__builtin_memcpy(qsrc, back.client, 16);
+	__builtin_memcpy(qdst, back.vip, 16);
+	qports[0] = back.client_port;
+	qports[1] = back.vip_port;
 	if (from_backend)
-		__builtin_memcpy(osrc, vip, 16);
-	__builtin_memcpy(odst, client, 16);
-	return send(ctx, ifindex, client_mac, lb_mac);
+		__builtin_memcpy(osrc, back.vip, 16);
+	__builtin_memcpy(odst, back.client, 16);
+	return send(ctx, back.ifindex, back.client_mac, back.lb_mac);
 }
 
-/* Not TCP/UDP: an ICMP error about a NATed flow is translated, everything else passed. */
 /* 4: an unfragmented ICMPv4 packet, 6: ICMPv6 (no extension headers), 0: neither. */
 static __always_inline int icmp_family(struct xdp_md *ctx)
 {
