@@ -644,7 +644,7 @@ export const xdpRuntime = kebabObject({
   "attach-mode": z
     .enum(["auto", "native", "generic"], { error: "expected auto, native or generic" })
     .optional()
-    .describe("auto (default) tries native (driver) XDP, then generic."),
+    .describe("auto (default) tries native (driver) XDP, then generic; generic on a veth."),
   "ring-entries": intIn(XDP_RING_ENTRIES_MIN, XDP_RING_ENTRIES_MAX)
     .optional()
     .describe("Slots of the shared Maglev ring array (default 1048576)."),

@@ -175,7 +175,7 @@ export interface XdpFrontendConfig {
 export interface XdpRuntimeConfig {
   /** bpffs directory for the pinned maps (default /sys/fs/bpf/lodestone). */
   pinRoot: string;
-  /** auto tries native (driver) XDP, then generic. */
+  /** auto tries native (driver) XDP, then generic; generic on a veth. */
   attachMode: "auto" | "native" | "generic";
   /** Slots of the shared Maglev ring array (default 1048576). */
   ringEntries: number;
