@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   decodeAddress,
+  decodeFlow,
   decodeFlowKey,
   decodeMac,
   decodeReal,
@@ -15,6 +16,8 @@ import {
   encodeVipMeta,
   LS_FAMILY_V4,
   LS_FAMILY_V6,
+  LS_FLOW_FIN_FWD,
+  LS_FLOW_FIN_REPLY,
   LS_VIP_NAT,
   perCpuStride,
   STRUCTS,
@@ -124,6 +127,23 @@ describe("XDP map layout: structs", () => {
     const buf = encodeFlowKey(key);
     assert.equal(buf.length, STRUCTS.ls_flow_key.size);
     assert.deepEqual(decodeFlowKey(buf), key);
+  });
+
+  it("reads a conntrack value as the program writes it, FINs seen included", () => {
+    const f = STRUCTS.ls_flow.fields;
+    const buf = Buffer.alloc(STRUCTS.ls_flow.size);
+    buf.writeUInt32LE(7, f.real_id[0]);
+    buf.writeUInt32LE(3, f.vip_id[0]);
+    buf.writeBigUInt64LE(123456789n, f.created_ns[0]);
+    buf.writeUInt16BE(61001, f.nat_port[0]);
+    buf[f.closing[0]] = LS_FLOW_FIN_FWD | LS_FLOW_FIN_REPLY;
+    assert.deepEqual(decodeFlow(buf), {
+      realId: 7,
+      vipId: 3,
+      createdNs: 123456789n,
+      natPort: 61001,
+      closing: LS_FLOW_FIN_FWD | LS_FLOW_FIN_REPLY,
+    });
   });
 
   it("keeps every field inside its struct and fields from overlapping", () => {
