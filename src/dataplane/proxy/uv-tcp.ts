@@ -177,6 +177,8 @@ export class TcpStream {
   #readBuf: Buffer | null = null;
   /** The owner paused in onData: the read buffer's bytes may still be in use until resume(). */
   #readBufLent = false;
+  /** The owner keeps the bytes of the current onData for good: the next read needs new memory. */
+  #readBufKept = false;
   #reading = false;
   #pendingWrites = 0;
   #closed = false;
@@ -224,6 +226,15 @@ export class TcpStream {
       return;
     }
     this.#reading = true;
+  }
+
+  /**
+   * Only inside onData: the owner keeps `buf` (e.g. queued in a write that did not go
+   * through, or part of an incomplete message head), so reads go to a new buffer and
+   * this one is never handed out again.
+   */
+  keepReadBuffer(): void {
+    this.#readBufKept = true;
   }
 
   pause(): void {
@@ -322,7 +333,8 @@ export class TcpStream {
     this.#handle.onread = noRead;
     this.#handle.close();
     // No more reads can land in it; a buffer lent to a queued write is left to the GC.
-    if (this.#readBuf !== null && !this.#readBufLent) readBuffers.release(this.#readBuf);
+    if (this.#readBuf !== null && !this.#readBufLent && !this.#readBufKept)
+      readBuffers.release(this.#readBuf);
     this.#readBuf = null;
   }
 
@@ -350,15 +362,16 @@ export class TcpStream {
       const buf = this.#readBuf as Buffer;
       this.bytesRead += n;
       this.#events.onData(n, buf);
+      if (this.#closed) return undefined;
       if (!this.#reading) this.#readBufLent = true;
       // A full read: more is probably waiting; read it in bigger bites from now on.
-      if (n === buf.length && buf.length < LARGE_READ_BUFFER && !this.#closed) {
-        if (!this.#readBufLent) readBuffers.release(buf);
-        this.#readBufLent = false;
-        this.#readBuf = readBuffers.large();
-        return this.#readBuf;
-      }
-      return undefined;
+      const grow = n === buf.length && buf.length < LARGE_READ_BUFFER;
+      if (!grow && !this.#readBufKept) return undefined;
+      if (!this.#readBufLent && !this.#readBufKept) readBuffers.release(buf);
+      this.#readBufLent = false;
+      this.#readBufKept = false;
+      this.#readBuf = grow || buf.length === LARGE_READ_BUFFER ? readBuffers.large() : readBuffers.small();
+      return this.#readBuf;
     }
     if (n === 0) return undefined; // EAGAIN-like: nothing this time
     this.#reading = false;

@@ -5,9 +5,10 @@
 // A connection goes back to the pool only after a complete response to a
 // completely sent request (the caller decides that), and it is dropped from the
 // pool the moment the backend closes it or sends anything while idle.
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
 import { type H2Sessions, H2StreamSocket } from "./h2-upstream.ts";
+import { UvSocket } from "./uv-socket.ts";
 
 /** How backends are reached: cleartext TCP (both null), TLS, and/or HTTP/2 sessions. */
 export interface UpstreamTransport {
@@ -26,12 +27,11 @@ export interface UpstreamOwner {
   onUpstreamTimeout(u: Upstream): void;
 }
 
-// Cleartext connections read into a buffer of their own, reused read after read,
-// instead of a fresh buffer per read: at hundreds of MB/s those fresh buffers are
-// external memory that keeps V8 running full mark-compact collections. The buffer
-// starts small (an idle pooled connection holds it) and grows once a read fills it.
-const READ_BUFFER_MIN = 16 * 1024;
-const READ_BUFFER_MAX = 64 * 1024;
+// Cleartext connections read into a buffer of their own, reused read after read
+// (uv-socket.ts on uv-tcp.ts), instead of a fresh buffer per read: at hundreds of MB/s
+// those fresh buffers are external memory that keeps V8 running full mark-compact
+// collections. A chunk the owner keeps past onUpstreamData is reported (chunkKept) and
+// the next read goes to new memory.
 
 export class Upstream {
   readonly socket: Socket;
@@ -46,12 +46,8 @@ export class Upstream {
   private lastError: Error | undefined;
   /** The socket's inactivity timeout as last set (-1: never set). */
   private timeoutMs = -1;
-  /** Buffer the next read goes into (cleartext only); null before the first. */
-  private readBuf: Buffer | null = null;
-  /** The last chunk handed out is still referenced: the next read needs fresh memory. */
-  private readKept = false;
-  /** The last read filled the buffer. */
-  private readFull = false;
+  /** The cleartext connection, whose reads reuse one buffer (null for TLS and HTTP/2). */
+  private uv: UvSocket | null = null;
 
   constructor(
     backend: string,
@@ -75,12 +71,10 @@ export class Upstream {
       socket.setNoDelay(true);
       connectEvent = "secureConnect";
     } else {
-      socket = connect({
-        host,
-        port,
-        noDelay: true,
-        onread: { buffer: this.nextReadBuffer, callback: this.onRead },
-      });
+      // Cleartext: the libuv handle itself (uv-socket.ts), reading into a reused buffer.
+      const uv = UvSocket.connect(host, port);
+      this.uv = uv;
+      socket = uv as unknown as Socket;
     }
     this.socket = socket;
     socket.on(connectEvent, () => {
@@ -115,25 +109,8 @@ export class Upstream {
    * memory. Every owner that keeps a chunk past the call must say so.
    */
   chunkKept(): void {
-    this.readKept = true;
+    this.uv?.keepChunk();
   }
-
-  private readonly onRead = (n: number, buf: Buffer): boolean => {
-    this.readFull = n === buf.length;
-    if (this.owner !== null) this.owner.onUpstreamData(this, buf.subarray(0, n));
-    else this.destroy(); // bytes while idle: the backend broke framing; never reuse
-    return true;
-  };
-
-  private readonly nextReadBuffer = (): Buffer => {
-    const cur = this.readBuf;
-    if (cur === null || this.readKept || (this.readFull && cur.length < READ_BUFFER_MAX)) {
-      const size = cur === null ? READ_BUFFER_MIN : this.readFull ? READ_BUFFER_MAX : cur.length;
-      this.readBuf = Buffer.allocUnsafeSlow(size);
-      this.readKept = false;
-    }
-    return this.readBuf as Buffer;
-  };
 
   /** Reusable: open, connected, nothing buffered for writing. */
   get reusable(): boolean {

@@ -1,20 +1,22 @@
-// The part of net.Socket an L7 client connection uses, over a libuv handle (uv-tcp.ts).
+// The part of net.Socket the L7 proxy uses, over a libuv handle (uv-tcp.ts).
 //
-// Cleartext client connections run on this instead of net.Socket: a keep-alive
-// request is one read and one write on the client side, and net.Socket's stream
-// layer (a fresh buffer and a Readable push per read, the Writable machinery and a
-// timer refresh per write) was a large share of that. TLS connections and the h2c
-// hand-over keep net.Socket (the TLS and HTTP/2 layers need one).
+// Cleartext connections, to clients and to backends, run on this instead of
+// net.Socket: a keep-alive request is one read and one write on each side, and
+// net.Socket's stream layer (a fresh buffer and a Readable push per read, the
+// Writable machinery and a timer refresh per write) was a large share of that. TLS
+// connections and the h2c hand-over keep net.Socket (the TLS and HTTP/2 layers need
+// one).
 //
-// Semantics kept from net.Socket with allowHalfOpen: 'data' (a Buffer the listener
-// may keep: each read is copied out of the handle's reused buffer, into Node's
-// small-buffer pool for small reads), 'end' on the peer's FIN, write() returning
-// false when bytes had to be queued and 'drain' when the queue empties, end() as a
-// FIN after queued bytes, 'close' once after destroy() or after both FINs, 'timeout'
-// after setTimeout(ms) of no bytes either way. 'error' is emitted before the close an
-// error causes.
+// Semantics kept from net.Socket: 'data' on every read (a client connection's chunk
+// is a copy the listener may keep, in Node's small-buffer pool for small reads; a
+// backend connection's chunk is a view of its reused read buffer, see connect()),
+// 'end' on the peer's FIN (client connections stay half-open, backend connections
+// answer with their own FIN), write() returning false when bytes had to be queued
+// and 'drain' when the queue empties, end() as a FIN after queued bytes, 'close' once
+// after destroy() or after both FINs, 'timeout' after setTimeout(ms) of no bytes
+// either way. 'error' is emitted before the close an error causes.
 import { EventEmitter } from "node:events";
-import type { TcpStream, TcpStreamEvents } from "../uv-tcp.ts";
+import { connectTcp, type TcpStream, type TcpStreamEvents } from "../uv-tcp.ts";
 
 /**
  * What an L7 client connection uses of its socket; net.Socket, TLSSocket and UvSocket
@@ -44,10 +46,22 @@ export interface ClientSocket {
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
+function ignore(): void {}
+
+/** Events of a stream whose UvSocket is not built yet (connect() sets the real ones). */
+const IDLE_EVENTS: TcpStreamEvents = { onData: ignore, onEnd: ignore, onDrain: ignore, onError: ignore };
+
 export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSocket {
-  readonly #stream: TcpStream;
+  #stream: TcpStream;
+  /**
+   * A backend connection (connect()): reads are views the owner must keepChunk(), and
+   * the peer's FIN ends ours (not half-open). A client connection: every read is
+   * copied out, and it stays half-open as the proxy needs.
+   */
+  readonly #backend: boolean;
   destroyed = false;
   #paused = false;
+  #connected = true;
   /** Chunks read while paused, delivered on resume(). */
   #held: Buffer[] = [];
   /** The FIN came behind held chunks. */
@@ -64,11 +78,45 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
   #active = false;
   #remote: { address: string; port: number } | null | undefined;
 
-  constructor(stream: TcpStream) {
+  /** Serve an accepted client connection (reads are copied: see the file's header). */
+  constructor(stream: TcpStream, backend = false, connecting = false) {
     super();
     this.#stream = stream;
+    this.#backend = backend;
+    this.#connected = !connecting;
     stream.setEvents(this);
-    stream.resume();
+    if (!connecting) stream.resume();
+  }
+
+  /**
+   * Connect to a backend; emits 'connect', or 'error' and 'close'. Its 'data' chunks
+   * are views of a buffer the next read reuses: an owner that keeps one past the
+   * 'data' call must say so with keepChunk() during the call.
+   */
+  static connect(host: string, port: number): UvSocket {
+    let socket: UvSocket | null = null;
+    const stream = connectTcp(host, port, IDLE_EVENTS, (err) => {
+      const s = socket as UvSocket;
+      if (err !== null) {
+        s.destroy(err);
+        return;
+      }
+      s.#connected = true;
+      s.emit("connect");
+      if (!s.#paused && !s.destroyed) s.#stream.resume();
+    });
+    socket = new UvSocket(stream, true, true);
+    return socket;
+  }
+
+  /** Only during a 'data' call: the chunk stays referenced, the next read goes elsewhere. */
+  keepChunk(): void {
+    this.#stream.keepReadBuffer();
+  }
+
+  /** Open for writing: not destroyed, end() not called. */
+  get writable(): boolean {
+    return !this.destroyed && !this.#ended;
   }
 
   get remoteAddress(): string | undefined {
@@ -122,7 +170,7 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
     if (!this.#paused) return this;
     this.#paused = false;
     if (this.#held.length === 0 && !this.#heldEnd) {
-      this.#stream.resume();
+      if (this.#connected) this.#stream.resume();
       return this;
     }
     if (!this.#flushScheduled) {
@@ -216,9 +264,15 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
     this.#active = true;
     // A copy the listener may keep (pending pipelined bytes, queued upstream writes):
     // the handle reads into `buf` again next time.
-    const chunk = Buffer.allocUnsafe(n);
-    buf.copy(chunk, 0, 0, n);
+    let chunk: Buffer;
+    if (this.#backend) {
+      chunk = buf.subarray(0, n);
+    } else {
+      chunk = Buffer.allocUnsafe(n);
+      buf.copy(chunk, 0, 0, n);
+    }
     if (this.#paused || this.#held.length > 0) {
+      if (this.#backend) this.#stream.keepReadBuffer();
       this.#held.push(chunk);
       this.#stream.pause();
       return;
@@ -237,7 +291,10 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
 
   #emitEnd(): void {
     this.emit("end");
-    if (this.#ended && this.#shutdownDone) this.destroy();
+    // A backend connection is not half-open (as net.connect's default): its FIN ends
+    // ours, and the socket closes once that is out.
+    if (this.#backend && !this.#ended && !this.destroyed) this.end();
+    else if (this.#ended && this.#shutdownDone) this.destroy();
   }
 
   onDrain(): void {
