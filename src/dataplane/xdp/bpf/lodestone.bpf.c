@@ -944,8 +944,9 @@ static __always_inline int balance(struct xdp_md *ctx)
 		__builtin_memcpy(dst, real->addr, 16);
 		if (rewrite(ctx, &pkt, nat_src, dst, port, real->port) < 0)
 			return XDP_PASS;
-	} else if (tcp_flow_ends(0, &pkt, LS_FLOW_FIN_FWD)) {
-		/* DSR: a RST ends the flow (a RST that opens none leaves no entry behind). */
+	} else if (!(vip->flags & LS_VIP_HASH_3TUPLE) && tcp_flow_ends(0, &pkt, LS_FLOW_FIN_FWD)) {
+		/* DSR: a RST ends the flow (a RST that opens none leaves no entry behind). Not on
+		 * a 3-tuple VIP, whose one entry per (src, dst, proto) other connections share. */
 		if (flow)
 			bpf_map_delete_elem(&conntrack, &pkt.flow);
 	} else if (new_flow) {
