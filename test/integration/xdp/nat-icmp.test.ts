@@ -43,6 +43,9 @@ describe("XDP dataplane, NAT mode: ICMP errors reach the client", { skip: skip ?
     await sh("ip", ["netns", "add", deep]);
     deepCreated = true;
     await inNs(deep, ["ip", "link", "set", "lo", "up"]);
+    // No duplicate address detection (link-local included), as in the lab's namespaces.
+    for (const k of ["all", "default"])
+      await inNs(deep, ["sysctl", "-qw", `net.ipv6.conf.${k}.accept_dad=0`]);
     await sh("ip", ["link", "add", "d0", "netns", b1, "type", "veth", "peer", "name", "eth0", "netns", deep]);
     // b1: a router towards the backend, answering ARP/ND for it on the balancer's link.
     await inNs(b1, ["ip", "addr", "add", `${LINK.b1v4}/30`, "dev", "d0"]);
