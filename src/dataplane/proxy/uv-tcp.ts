@@ -18,7 +18,7 @@
 // Nothing else in lodestone uses these bindings: L7, UDP, health checks and the
 // admin API stay on the public API.
 import { getSystemErrorMessage, getSystemErrorName } from "node:util";
-import { LARGE_READ_BUFFER, ReadBufferPool } from "./read-buffer-pool.ts";
+import { LARGE_READ_BUFFER, ReadBufferPool, SMALL_READ_BUFFER } from "./read-buffer-pool.ts";
 
 /** A libuv stream handle as tcp_wrap/stream_wrap expose it (the subset used here). */
 interface UvTcpHandle {
@@ -134,6 +134,9 @@ export interface TcpStreamEvents {
 
 /** Read buffers shared by every socket of this process, one connection after another. */
 const readBuffers = new ReadBufferPool();
+/** The buffers of sockets whose owner copies what it keeps (useSharedReadBuffer). */
+const SHARED_READ_SMALL = Buffer.allocUnsafeSlow(SMALL_READ_BUFFER);
+const SHARED_READ_LARGE = Buffer.allocUnsafeSlow(LARGE_READ_BUFFER);
 
 function noop(): void {}
 
@@ -179,6 +182,8 @@ export class TcpStream {
   #readBufLent = false;
   /** The owner keeps the bytes of the current onData for good: the next read needs new memory. */
   #readBufKept = false;
+  /** Reads land in the process-wide buffer (see useSharedReadBuffer). */
+  #sharedRead = false;
   #reading = false;
   #pendingWrites = 0;
   #closed = false;
@@ -216,7 +221,7 @@ export class TcpStream {
     if (this.#reading || this.#closed || this.ended) return;
     this.#readBufLent = false;
     if (this.#readBuf === null) {
-      this.#readBuf = readBuffers.small();
+      this.#readBuf = this.#sharedRead ? SHARED_READ_SMALL : readBuffers.small();
       // Once per handle: every call pushes another listener in Node's stream base.
       this.#handle.useUserBuffer(this.#readBuf);
     }
@@ -226,6 +231,16 @@ export class TcpStream {
       return;
     }
     this.#reading = true;
+  }
+
+  /**
+   * For an owner that is done with every read's bytes when onData returns (it copies
+   * what it keeps, and never writes them from the buffer): reads then go into one
+   * buffer shared by every such socket, so an idle connection holds no read buffer.
+   * Call before the first resume().
+   */
+  useSharedReadBuffer(): void {
+    if (this.#readBuf === null) this.#sharedRead = true;
   }
 
   /**
@@ -333,8 +348,9 @@ export class TcpStream {
     this.#handle.onread = noRead;
     this.#handle.close();
     // No more reads can land in it; a buffer lent to a queued write is left to the GC.
-    if (this.#readBuf !== null && !this.#readBufLent && !this.#readBufKept)
+    if (this.#readBuf !== null && !this.#readBufLent && !this.#readBufKept && !this.#sharedRead) {
       readBuffers.release(this.#readBuf);
+    }
     this.#readBuf = null;
   }
 
@@ -363,6 +379,11 @@ export class TcpStream {
       this.bytesRead += n;
       this.#events.onData(n, buf);
       if (this.#closed) return undefined;
+      if (this.#sharedRead) {
+        if (n < buf.length || buf === SHARED_READ_LARGE) return undefined;
+        this.#readBuf = SHARED_READ_LARGE;
+        return this.#readBuf;
+      }
       if (!this.#reading) this.#readBufLent = true;
       // A full read: more is probably waiting; read it in bigger bites from now on.
       const grow = n === buf.length && buf.length < LARGE_READ_BUFFER;

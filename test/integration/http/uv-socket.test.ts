@@ -162,4 +162,80 @@ describe("UvSocket", () => {
     await delay(20);
     assert.equal(closes, 1);
   });
+
+  it("keeps two client connections' chunks apart although their reads share one buffer", async () => {
+    const a = await pair();
+    const b = await pair();
+    const gotA = collect(a.uv);
+    const gotB = collect(b.uv);
+    for (let i = 0; i < 5; i++) {
+      a.client.write(`a${i};`);
+      await waitFor(() => gotA.chunks.length > i || undefined);
+      b.client.write(`b${i};`);
+      await waitFor(() => gotB.chunks.length > i || undefined);
+    }
+    assert.equal(gotA.text(), "a0;a1;a2;a3;a4;");
+    assert.equal(gotB.text(), "b0;b1;b2;b3;b4;");
+  });
+
+  describe("as a backend connection (connect)", () => {
+    it("connects, reads views of its buffer, and a kept chunk is not overwritten by the next read", async () => {
+      let serverSide!: Socket;
+      const server = createServer((s) => {
+        serverSide = s;
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      cleanups.push(() => server.close());
+      const port = (server.address() as { port: number }).port;
+      const uv = UvSocket.connect("127.0.0.1", port);
+      uv.on("error", () => {});
+      cleanups.push(() => uv.destroy());
+      await once(uv, "connect");
+      const kept: Buffer[] = [];
+      uv.on("data", (chunk: Buffer) => {
+        kept.push(chunk);
+        uv.keepChunk();
+      });
+      await waitFor(() => serverSide || undefined);
+      serverSide.write("first");
+      await waitFor(() => kept.length === 1 || undefined);
+      serverSide.write("second");
+      await waitFor(() => kept.length === 2 || undefined);
+      assert.equal(kept[0].toString(), "first", "a kept chunk keeps its bytes");
+      assert.equal(kept[1].toString(), "second");
+    });
+
+    it("answers the backend's FIN with its own and closes", async () => {
+      const server = createServer({ allowHalfOpen: true }, (s) => {
+        s.on("error", () => {});
+        s.end("bye");
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      cleanups.push(() => server.close());
+      const port = (server.address() as { port: number }).port;
+      const uv = UvSocket.connect("127.0.0.1", port);
+      uv.on("error", () => {});
+      const got = collect(uv);
+      await once(uv, "close");
+      assert.equal(got.text(), "bye");
+      assert.equal(uv.destroyed, true);
+    });
+
+    it("reports a refused connect as an error, then close", async () => {
+      const server = createServer();
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const port = (server.address() as { port: number }).port;
+      await new Promise<void>((r) => server.close(() => r()));
+      const uv = UvSocket.connect("127.0.0.1", port);
+      const error = once(uv, "error");
+      // not once(): it rejects on the 'error' that comes first
+      const closed = new Promise((r) => uv.on("close", r));
+      const [err] = (await error) as [NodeJS.ErrnoException];
+      assert.equal(err.code, "ECONNREFUSED");
+      await closed;
+    });
+  });
 });

@@ -84,6 +84,8 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
     this.#stream = stream;
     this.#backend = backend;
     this.#connected = !connecting;
+    // A client connection copies every read: its socket needs no buffer of its own.
+    if (!backend) stream.useSharedReadBuffer();
     stream.setEvents(this);
     if (!connecting) stream.resume();
   }
