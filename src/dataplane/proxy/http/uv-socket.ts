@@ -158,12 +158,15 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
   }
 
   /**
-   * Stop 'data' events. As with net.Socket the connection is still read a little
-   * (one chunk is held, then reading stops), so a FIN right behind the bytes is seen
-   * and 'end' comes even while paused once nothing is held.
+   * Stop 'data' events. A client connection is still read a little, as a net.Socket
+   * is (one chunk is held, then reading stops), so a FIN right behind the bytes is
+   * seen and 'end' comes even while paused once nothing is held. A backend connection
+   * stops reading at once, as net.Socket with `onread` does: holding a chunk there
+   * would pin its read buffer and cost a fresh one per pause in bulk transfers.
    */
   pause(): this {
     this.#paused = true;
+    if (this.#backend) this.#stream.pause();
     return this;
   }
 
