@@ -74,6 +74,8 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
   #corkedChunks: (Buffer | string)[] = [];
   #timeoutMs = 0;
   #timer: NodeJS.Timeout | null = null;
+  /** The period the armed timer was set for. */
+  #armedMs = 0;
   /** A byte went either way since the timeout timer was armed. */
   #active = false;
   #remote: { address: string; port: number } | null | undefined;
@@ -151,6 +153,12 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
 
   setTimeout(ms: number): this {
     this.#timeoutMs = ms;
+    if (ms > 0 && this.#timer !== null && ms >= this.#armedMs) {
+      // The armed timer fires first and re-arms for the new period (a backend
+      // connection's timeout changes twice per exchange: no new timer each time).
+      this.#active = true;
+      return this;
+    }
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (ms > 0 && !this.destroyed) this.#armTimer();
@@ -321,17 +329,20 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
    */
   #armTimer(): void {
     this.#active = false;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      if (this.destroyed || this.#timeoutMs === 0) return;
-      if (this.#active) {
-        this.#armTimer();
-        return;
-      }
-      this.emit("timeout");
-      // Like net: the timeout repeats until changed or the socket is closed.
-      if (!this.destroyed && this.#timeoutMs > 0 && this.#timer === null) this.#armTimer();
-    }, this.#timeoutMs);
+    this.#armedMs = this.#timeoutMs;
+    this.#timer = setTimeout(this.#onTimer, this.#timeoutMs);
     this.#timer.unref();
   }
+
+  readonly #onTimer = (): void => {
+    this.#timer = null;
+    if (this.destroyed || this.#timeoutMs === 0) return;
+    if (this.#active) {
+      this.#armTimer();
+      return;
+    }
+    this.emit("timeout");
+    // Like net: the timeout repeats until changed or the socket is closed.
+    if (!this.destroyed && this.#timeoutMs > 0 && this.#timer === null) this.#armTimer();
+  };
 }
