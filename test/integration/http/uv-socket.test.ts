@@ -179,18 +179,26 @@ describe("UvSocket", () => {
   });
 
   describe("as a backend connection (connect)", () => {
-    it("connects, reads views of its buffer, and a kept chunk is not overwritten by the next read", async () => {
-      let serverSide!: Socket;
-      const server = createServer((s) => {
-        serverSide = s;
+    /** A backend on 127.0.0.1:0 whose connections go to `onConnection`, and a UvSocket connecting to it. */
+    async function toBackend(onConnection: (s: Socket) => void): Promise<UvSocket> {
+      const server = createServer({ allowHalfOpen: true }, (s) => {
+        s.on("error", () => {});
+        onConnection(s);
       });
       server.listen(0, "127.0.0.1");
       await once(server, "listening");
       cleanups.push(() => server.close());
-      const port = (server.address() as { port: number }).port;
-      const uv = UvSocket.connect("127.0.0.1", port);
+      const uv = UvSocket.connect("127.0.0.1", (server.address() as { port: number }).port);
       uv.on("error", () => {});
       cleanups.push(() => uv.destroy());
+      return uv;
+    }
+
+    it("connects, reads views of its buffer, and a kept chunk is not overwritten by the next read", async () => {
+      let serverSide!: Socket;
+      const uv = await toBackend((s) => {
+        serverSide = s;
+      });
       await once(uv, "connect");
       const kept: Buffer[] = [];
       uv.on("data", (chunk: Buffer) => {
@@ -207,16 +215,7 @@ describe("UvSocket", () => {
     });
 
     it("answers the backend's FIN with its own and closes", async () => {
-      const server = createServer({ allowHalfOpen: true }, (s) => {
-        s.on("error", () => {});
-        s.end("bye");
-      });
-      server.listen(0, "127.0.0.1");
-      await once(server, "listening");
-      cleanups.push(() => server.close());
-      const port = (server.address() as { port: number }).port;
-      const uv = UvSocket.connect("127.0.0.1", port);
-      uv.on("error", () => {});
+      const uv = await toBackend((s) => s.end("bye"));
       const got = collect(uv);
       await once(uv, "close");
       assert.equal(got.text(), "bye");

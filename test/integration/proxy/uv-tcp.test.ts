@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import {
   assertUvTcp,
@@ -63,19 +63,32 @@ function accepted(): { port: number; next: Promise<TcpStream> } {
   return { port, next };
 }
 
+/**
+ * A loopback connection: a net client and the TcpStream that accepted it, with
+ * recording events; reading started unless `reading` is false.
+ */
+async function connected(reading = true): Promise<{
+  client: Socket;
+  stream: TcpStream;
+  events: ReturnType<typeof recorder>;
+}> {
+  const { port, next } = accepted();
+  const client = await connectTo(port);
+  cleanups.push(() => client.destroy());
+  const stream = await next;
+  const events = recorder();
+  stream.setEvents(events);
+  if (reading) stream.resume();
+  return { client, stream, events };
+}
+
 describe("uv-tcp sockets", () => {
   it("finds the internal bindings it needs on this Node runtime", () => {
     assert.doesNotThrow(() => assertUvTcp());
   });
 
   it("accepts, reads what a client sends, writes back and counts both ways", async () => {
-    const { port, next } = accepted();
-    const client = await connectTo(port);
-    cleanups.push(() => client.destroy());
-    const stream = await next;
-    const events = recorder();
-    stream.setEvents(events);
-    stream.resume();
+    const { client, stream, events } = await connected();
     client.write("hello");
     await waitFor(() => Buffer.concat(events.data).toString() === "hello" || undefined);
     assert.equal(stream.write(Buffer.from("world")), true, "a small write goes straight to the kernel");
@@ -85,17 +98,11 @@ describe("uv-tcp sockets", () => {
     const peer = stream.peer();
     assert.equal(peer?.address, "127.0.0.1");
     assert.equal(peer?.port, client.localPort);
-    assert.equal(stream.local()?.port, port);
+    assert.equal(stream.local()?.port, client.remotePort);
   });
 
   it("delivers a megabyte intact across reads (the read buffer grows from 4 KiB)", async () => {
-    const { port, next } = accepted();
-    const client = await connectTo(port);
-    cleanups.push(() => client.destroy());
-    const stream = await next;
-    const events = recorder();
-    stream.setEvents(events);
-    stream.resume();
+    const { client, events } = await connected();
     const payload = randomBytes(1024 * 1024);
     client.end(payload);
     await waitFor(() => events.ended || undefined, 5000);
@@ -107,13 +114,8 @@ describe("uv-tcp sockets", () => {
   });
 
   it("queues a write the peer cannot take, reports drain, and loses no byte", async () => {
-    const { port, next } = accepted();
-    const client = await connectTo(port);
-    cleanups.push(() => client.destroy());
+    const { client, stream, events } = await connected(false);
     client.pause();
-    const stream = await next;
-    const events = recorder();
-    stream.setEvents(events);
     const payload = randomBytes(16 * 1024 * 1024);
     let queued = false;
     for (let off = 0; off < payload.length; off += 64 * 1024) {
@@ -129,12 +131,7 @@ describe("uv-tcp sockets", () => {
   });
 
   it("reads nothing while paused and resumes where it left off", async () => {
-    const { port, next } = accepted();
-    const client = await connectTo(port);
-    cleanups.push(() => client.destroy());
-    const stream = await next;
-    const events = recorder();
-    stream.setEvents(events);
+    const { client, stream, events } = await connected(false);
     client.write("before");
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(events.data.length, 0, "not reading until resume()");
@@ -235,12 +232,7 @@ describe("uv-tcp sockets", () => {
   });
 
   it("reports a peer's reset as an error, not an end", async () => {
-    const { port, next } = accepted();
-    const client = await connectTo(port);
-    const stream = await next;
-    const events = recorder();
-    stream.setEvents(events);
-    stream.resume();
+    const { client, events } = await connected();
     client.resetAndDestroy();
     await waitFor(() => events.errors.length > 0 || undefined);
     assert.equal((events.errors[0] as NodeJS.ErrnoException).code, "ECONNRESET");
