@@ -323,7 +323,7 @@ export class TcpStream {
     const status = this.#handle.shutdown(req);
     if (status < 0) {
       this.#shutdownCb = null;
-      // ENOTCONN: the peer is gone already; nothing to tell it.
+      // E.g. ENOTCONN when the peer is gone already: the owner closes the socket.
       this.#events.onError(uvError(status, "shutdown"));
     }
   }
@@ -370,8 +370,7 @@ export class TcpStream {
     return { address: String(out.address), port: Number(out.port), family: String(out.family) };
   }
 
-  /** Called by the handle after each read; a Buffer returned becomes the next read's buffer. */
-  /** @internal called by the handle after each read. */
+  /** @internal called by the handle after each read; a Buffer returned becomes the next read's buffer. */
   handleRead(): Buffer | undefined {
     const n = streamBaseState[kReadBytesOrError];
     if (n > 0) {

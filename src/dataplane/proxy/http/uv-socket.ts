@@ -52,7 +52,7 @@ function ignore(): void {}
 const IDLE_EVENTS: TcpStreamEvents = { onData: ignore, onEnd: ignore, onDrain: ignore, onError: ignore };
 
 export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSocket {
-  #stream: TcpStream;
+  readonly #stream: TcpStream;
   /**
    * A backend connection (connect()): reads are views the owner must keepChunk(), and
    * the peer's FIN ends ours (not half-open). A client connection: every read is
@@ -61,7 +61,8 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
   readonly #backend: boolean;
   destroyed = false;
   #paused = false;
-  #connected = true;
+  /** A backend connection's connect() has completed (client connections are connected). */
+  #connected: boolean;
   /** Chunks read while paused, delivered on resume(). */
   #held: Buffer[] = [];
   /** The FIN came behind held chunks. */
@@ -80,16 +81,20 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
   #active = false;
   #remote: { address: string; port: number } | null | undefined;
 
-  /** Serve an accepted client connection (reads are copied: see the file's header). */
-  constructor(stream: TcpStream, backend = false, connecting = false) {
+  /**
+   * Serve an accepted client connection (reads are copied: see the file's header).
+   * `side: "backend"` is for connect(): a stream still connecting.
+   */
+  constructor(stream: TcpStream, side: "client" | "backend" = "client") {
     super();
     this.#stream = stream;
-    this.#backend = backend;
-    this.#connected = !connecting;
-    // A client connection copies every read: its socket needs no buffer of its own.
-    if (!backend) stream.useSharedReadBuffer();
+    this.#backend = side === "backend";
+    this.#connected = !this.#backend;
     stream.setEvents(this);
-    if (!connecting) stream.resume();
+    if (this.#backend) return;
+    // A client connection copies every read: its socket needs no buffer of its own.
+    stream.useSharedReadBuffer();
+    stream.resume();
   }
 
   /**
@@ -109,7 +114,7 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
       s.emit("connect");
       if (!s.#paused && !s.destroyed) s.#stream.resume();
     });
-    socket = new UvSocket(stream, true, true);
+    socket = new UvSocket(stream, "backend");
     return socket;
   }
 
