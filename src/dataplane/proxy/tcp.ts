@@ -8,11 +8,10 @@
 //
 // Sockets are libuv handles (uv-tcp.ts), not net.Socket: the relay is the hot path
 // of L4 and the stream layer was most of its CPU.
-import { createBalancer } from "../../balance/index.ts";
-import type { Balancer, FlowKey } from "../../balance/types.ts";
+import type { FlowKey } from "../../balance/types.ts";
 import type { HostPort } from "../../config/types.ts";
-import type { DesiredBackend, DesiredFrontend } from "../../model/desired.ts";
-import type { TrafficCounters } from "../types.ts";
+import type { DesiredFrontend } from "../../model/desired.ts";
+import { BackendCounters, type BackendTable, buildBackendTable } from "./backends.ts";
 import { type ListenerStats, zeroCounters } from "./counters.ts";
 import { listenError } from "./listen-error.ts";
 import type { FrontendListener, ListenerOptions, ProxyLogger } from "./listener.ts";
@@ -20,12 +19,6 @@ import { silentLogger } from "./listener.ts";
 import { encodeProxyHeader, type ProxyAddresses } from "./proxy-protocol.ts";
 import { FlowRegistry } from "./registry.ts";
 import { connectTcp, type Peer, TcpServer, type TcpStream, type TcpStreamEvents } from "./uv-tcp.ts";
-
-/** One desired state's view of the backends: the balancer's indexes point into `backends`. */
-interface Table {
-  backends: readonly DesiredBackend[];
-  balancer: Balancer;
-}
 
 /**
  * One client connection and (once chosen) its backend connection. It is also the
@@ -127,14 +120,14 @@ class RelaySide implements TcpStreamEvents {
 export class TcpListener implements FrontendListener {
   readonly name: string;
   #frontend: DesiredFrontend;
-  #table: Table;
+  #table: BackendTable;
   #server: TcpServer | null = null;
   readonly #options: ListenerOptions;
   readonly #log: ProxyLogger;
   readonly #registry = new FlowRegistry<TcpConnection>();
   readonly #live = new Set<TcpConnection>();
   readonly #totals = zeroCounters();
-  readonly #perBackend = new Map<string, TrafficCounters>();
+  readonly #perBackend = new BackendCounters(this.#registry);
   #stopping = false;
   #stopped: Promise<void> | null = null;
   #onEmpty: (() => void) | null = null;
@@ -163,8 +156,8 @@ export class TcpListener implements FrontendListener {
     this.#frontend = frontend;
     this.#options = options;
     this.#log = options.log ?? silentLogger;
-    this.#table = this.#buildTable(frontend);
-    this.#syncBackendCounters(frontend);
+    this.#table = buildBackendTable(frontend, this.#registry);
+    this.#perBackend.sync(frontend);
     this.#scheduleSweep();
   }
 
@@ -193,10 +186,10 @@ export class TcpListener implements FrontendListener {
 
   update(frontend: DesiredFrontend): void {
     // Build first: a table the balancer rejects leaves the running one in place.
-    const table = this.#buildTable(frontend);
+    const table = buildBackendTable(frontend, this.#registry);
     this.#frontend = frontend;
     this.#table = table;
-    this.#syncBackendCounters(frontend);
+    this.#perBackend.sync(frontend);
     this.#scheduleSweep();
     for (const b of frontend.backends) {
       if (b.weight === 0 && b.flush) {
@@ -246,10 +239,7 @@ export class TcpListener implements FrontendListener {
 
   stats(): ListenerStats {
     const totals = { ...this.#totals };
-    const backends: Record<string, TrafficCounters> = {};
-    for (const [name, counters] of this.#perBackend) {
-      backends[name] = { ...counters, connectionsActive: this.#registry.count(name) };
-    }
+    const backends = this.#perBackend.snapshot();
     // Bytes of live connections, so long-lived connections show up before they end.
     for (const c of this.#live) {
       totals.bytesIn += c.client.bytesRead;
@@ -299,40 +289,6 @@ export class TcpListener implements FrontendListener {
         this.#destroy(c);
       }
     }
-  }
-
-  #buildTable(frontend: DesiredFrontend): Table {
-    const backends = frontend.backends;
-    const balancer = createBalancer(
-      backends.map((b) => ({ name: b.name, weight: b.weight })),
-      {
-        algorithm: frontend.algorithm,
-        maglevTable: frontend.maglev,
-        maglevTableSize: frontend.maglev?.length,
-        maglevSeed: frontend.maglevSeed,
-        hashOn: frontend.hashOn,
-        inflight: (i) => this.#registry.count(backends[i].name),
-      },
-    );
-    return { backends, balancer };
-  }
-
-  /** Counters exist for every backend in the desired state and for any still holding connections. */
-  #syncBackendCounters(frontend: DesiredFrontend): void {
-    const wanted = new Set(frontend.backends.map((b) => b.name));
-    for (const name of wanted) if (!this.#perBackend.has(name)) this.#perBackend.set(name, zeroCounters());
-    for (const name of this.#perBackend.keys()) {
-      if (!wanted.has(name) && this.#registry.count(name) === 0) this.#perBackend.delete(name);
-    }
-  }
-
-  #backendCounters(name: string): TrafficCounters {
-    let counters = this.#perBackend.get(name);
-    if (counters === undefined) {
-      counters = zeroCounters();
-      this.#perBackend.set(name, counters);
-    }
-    return counters;
   }
 
   #accept(client: TcpStream): void {
@@ -388,7 +344,7 @@ export class TcpListener implements FrontendListener {
     c.timer = null;
     const name = c.backendName!;
     this.#totals.connectErrors++;
-    this.#backendCounters(name).connectErrors++;
+    this.#perBackend.of(name).connectErrors++;
     this.#registry.delete(name, c);
     c.tried ??= new Set();
     c.tried.add(name);
@@ -408,7 +364,7 @@ export class TcpListener implements FrontendListener {
     if (c.timer !== null) clearTimeout(c.timer);
     c.timer = null;
     c.connected = true;
-    this.#backendCounters(c.backendName!).connectionsTotal++;
+    this.#perBackend.of(c.backendName!).connectionsTotal++;
     const client = c.client;
     const settings = this.#frontend.settings;
     // Written before any client byte is read, so it always goes first.
@@ -447,7 +403,7 @@ export class TcpListener implements FrontendListener {
     if (c.backendName !== null) {
       this.#registry.delete(c.backendName, c);
       if (c.connected) {
-        const counters = this.#backendCounters(c.backendName);
+        const counters = this.#perBackend.of(c.backendName);
         counters.bytesIn += c.client.bytesRead;
         counters.bytesOut += c.client.bytesWritten;
       }
