@@ -194,7 +194,7 @@ export class TcpStream {
   /** The FIN from the peer has been read. */
   ended = false;
   /** shutdown() was called: our FIN is sent once queued writes are out. */
-  shutdownSent = false;
+  #shutdownSent = false;
 
   constructor(handle: UvTcpHandle, events: TcpStreamEvents) {
     this.#handle = handle;
@@ -314,8 +314,8 @@ export class TcpStream {
 
   /** Send our FIN after the queued writes; `done` runs once it is out (not after close()). */
   shutdown(done: () => void = noop): void {
-    if (this.#closed || this.shutdownSent) return;
-    this.shutdownSent = true;
+    if (this.#closed || this.#shutdownSent) return;
+    this.#shutdownSent = true;
     const req = new ShutdownWrap();
     req.oncomplete = onShutdownDone;
     req.stream = this;
@@ -451,7 +451,7 @@ export class TcpServer {
         return;
       }
       client.setNoDelay(true);
-      onConnection(new TcpStream(client, IGNORE_EVENTS));
+      onConnection(new TcpStream(client, NO_EVENTS));
     };
     return new TcpServer(handle);
   }
@@ -471,7 +471,8 @@ export class TcpServer {
   }
 }
 
-const IGNORE_EVENTS: TcpStreamEvents = { onData: noop, onEnd: noop, onDrain: noop, onError: noop };
+/** Events that do nothing: a stream's until its owner sets its own (setEvents). */
+export const NO_EVENTS: TcpStreamEvents = { onData: noop, onEnd: noop, onDrain: noop, onError: noop };
 
 /**
  * Open a connection (Nagle off). `onConnect` runs once: with null when connected
@@ -523,5 +524,5 @@ export function adoptAccepted(socket: import("node:net").Socket): TcpStream | nu
   s._handle = null;
   // With no handle, destroy() only releases the object (and the server's count of it).
   socket.destroy();
-  return new TcpStream(handle, IGNORE_EVENTS);
+  return new TcpStream(handle, NO_EVENTS);
 }

@@ -20,23 +20,15 @@ import {
 import { Duplex } from "node:stream";
 import type { ConnectionOptions } from "node:tls";
 import { ChunkedDecoder, DEFAULT_CHUNKED_LIMITS } from "./chunked.ts";
-import { addH2Fields } from "./h2.ts";
+import { addH2Fields, NOT_IN_H2 } from "./h2.ts";
 import { DEFAULT_HEAD_LIMITS, HeadScanner } from "./head-scanner.ts";
 import { reasonPhrase } from "./local-response.ts";
 import { parseRequestHead, type RequestHead } from "./message-head.ts";
 import { REQUEST_SCAN_ERRORS } from "./parse.ts";
 
-// Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2); Host becomes :authority.
-const NOT_IN_H2 = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "host",
-  "http2-settings",
-]);
+// Besides the connection-specific fields: Host becomes :authority, and HTTP2-Settings
+// belongs to the (deprecated) h2c upgrade only.
+const NOT_IN_H2_REQUEST: ReadonlySet<string> = new Set([...NOT_IN_H2, "host", "http2-settings"]);
 
 /** The HTTP/2 request headers of an HTTP/1.1 request head (as the proxy forwards it). */
 export function h2RequestHeaders(req: RequestHead, scheme: string, authority: string): OutgoingHttpHeaders {
@@ -46,7 +38,7 @@ export function h2RequestHeaders(req: RequestHead, scheme: string, authority: st
     ":scheme": scheme,
     ":authority": req.host !== "" ? req.host : authority,
   };
-  addH2Fields(out, req.headers, NOT_IN_H2);
+  addH2Fields(out, req.headers, NOT_IN_H2_REQUEST);
   // TE is hop-by-hop, so the client's never reaches here; gRPC servers expect
   // "te: trailers" (the one TE value HTTP/2 allows), so gRPC requests get it back.
   if (hasToken(req.headers, "content-type", "application/grpc")) out.te = "trailers";
@@ -87,7 +79,7 @@ export function h1SwitchingHead(headers: IncomingHttpHeaders, clientKey: string 
     head += `Sec-WebSocket-Accept: ${accept}\r\n`;
   }
   for (const [name, value] of Object.entries(headers)) {
-    if (name.charCodeAt(0) === 0x3a || value === undefined || NOT_IN_H2.has(name)) continue;
+    if (name.charCodeAt(0) === 0x3a || value === undefined || NOT_IN_H2_REQUEST.has(name)) continue;
     if (name === "content-length" || name === "sec-websocket-accept") continue;
     for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
   }
@@ -103,7 +95,7 @@ export function h1ResponseHead(
   let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
   let length = false;
   for (const [name, value] of Object.entries(headers)) {
-    if (name.charCodeAt(0) === 0x3a || value === undefined || NOT_IN_H2.has(name)) continue;
+    if (name.charCodeAt(0) === 0x3a || value === undefined || NOT_IN_H2_REQUEST.has(name)) continue;
     for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
     if (name === "content-length") length = true;
   }

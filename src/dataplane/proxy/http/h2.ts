@@ -27,8 +27,8 @@ export interface H2Host {
   accept(socket: Socket): void;
 }
 
-// Connection-specific fields have no place in HTTP/2 (RFC 9113 §8.2.2).
-const NOT_IN_H2 = new Set([
+/** Connection-specific fields: no place in HTTP/2 (RFC 9113 §8.2.2). */
+export const NOT_IN_H2: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",

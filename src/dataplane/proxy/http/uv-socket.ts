@@ -16,7 +16,7 @@
 // after destroy() or after both FINs, 'timeout' after setTimeout(ms) of no bytes
 // either way. 'error' is emitted before the close an error causes.
 import { EventEmitter } from "node:events";
-import { connectTcp, type TcpStream, type TcpStreamEvents } from "../uv-tcp.ts";
+import { connectTcp, NO_EVENTS, type TcpStream, type TcpStreamEvents } from "../uv-tcp.ts";
 
 /**
  * What an L7 client connection uses of its socket; net.Socket, TLSSocket and UvSocket
@@ -45,11 +45,6 @@ export interface ClientSocket {
   // biome-ignore lint/suspicious/noExplicitAny: as above
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
-
-function ignore(): void {}
-
-/** Events of a stream whose UvSocket is not built yet (connect() sets the real ones). */
-const IDLE_EVENTS: TcpStreamEvents = { onData: ignore, onEnd: ignore, onDrain: ignore, onError: ignore };
 
 export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSocket {
   readonly #stream: TcpStream;
@@ -104,7 +99,7 @@ export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSoc
    */
   static connect(host: string, port: number): UvSocket {
     let socket: UvSocket | null = null;
-    const stream = connectTcp(host, port, IDLE_EVENTS, (err) => {
+    const stream = connectTcp(host, port, NO_EVENTS, (err) => {
       const s = socket as UvSocket;
       if (err !== null) {
         s.destroy(err);
