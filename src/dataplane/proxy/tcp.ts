@@ -33,7 +33,8 @@ class TcpConnection implements FlowKey {
   backendName: string | null = null;
   connected = false;
   finished = false;
-  timer: NodeJS.Timeout | null = null;
+  /** Date.now() when the current backend connect started (the sweep times it out). */
+  connectSince = 0;
   /** The listener's coarse clock when a byte last went either way (idle sweep). */
   lastActive = 0;
   #peer: Peer | null | undefined;
@@ -109,7 +110,9 @@ class RelaySide implements TcpStreamEvents {
       this.#owner.destroy(this.#c);
       return;
     }
-    if (!this.#owner.settle(this.#c)) to.shutdown(() => this.#owner.settle(this.#c));
+    // No callback for the FIN going out: settling waits only for both FINs in and the
+    // queued writes out, which onEnd and onDrain already report.
+    if (!this.#owner.settle(this.#c)) to.shutdown();
   }
 
   onError(err: Error): void {
@@ -133,7 +136,10 @@ export class TcpListener implements FrontendListener {
   #onEmpty: (() => void) | null = null;
   #forceAt = Number.POSITIVE_INFINITY;
   #forceTimer: NodeJS.Timeout | null = null;
-  /** One timer per listener checks idleness (not one timer per socket, refreshed on every read and write). */
+  /**
+   * One timer per listener checks idleness and connect timeouts (not a timer per
+   * socket, refreshed on every read and write, nor one per connect).
+   */
   #sweepTimer: NodeJS.Timeout | null = null;
   #sweepEvery = 0;
   /** Date.now() at the last sweep: what relayed bytes stamp on their connection. */
@@ -256,14 +262,21 @@ export class TcpListener implements FrontendListener {
   }
 
   /**
-   * (Re)start the idle sweep for the current idleTimeout: every quarter of it
-   * (10 ms..1 s). A connection is closed once it has been silent for idleTimeout
-   * plus one sweep period (its stamp is the clock of the sweep before its last
-   * byte), so never early and at most two periods late.
+   * (Re)start the sweep for the current timeouts: every quarter of the shorter of
+   * idleTimeout and connectTimeout (10 ms..1 s).
+   * - A connection is closed once it has been silent for idleTimeout plus one sweep
+   *   period (its stamp is the clock of the sweep before its last byte), so never
+   *   early and at most two periods late.
+   * - A connect is given up once connectTimeout has passed since it started (a
+   *   precise stamp), at most one period late.
    */
   #scheduleSweep(): void {
-    const idle = this.#frontend.settings.idleTimeout;
-    const every = idle > 0 ? Math.min(1000, Math.max(10, Math.floor(idle / 4))) : 0;
+    const { idleTimeout, connectTimeout } = this.#frontend.settings;
+    const shortest = Math.min(
+      idleTimeout > 0 ? idleTimeout : Number.POSITIVE_INFINITY,
+      connectTimeout > 0 ? connectTimeout : Number.POSITIVE_INFINITY,
+    );
+    const every = Number.isFinite(shortest) ? Math.min(1000, Math.max(10, Math.floor(shortest / 4))) : 0;
     if (every === this.#sweepEvery && (every === 0 || this.#sweepTimer !== null)) return;
     if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
     this.#sweepTimer = null;
@@ -280,13 +293,20 @@ export class TcpListener implements FrontendListener {
   #sweep(): void {
     const now = Date.now();
     this.#clock = now;
-    const idle = this.#frontend.settings.idleTimeout;
-    if (idle <= 0) return;
-    const limit = idle + this.#sweepEvery;
+    const { idleTimeout, connectTimeout } = this.#frontend.settings;
+    const idleLimit = idleTimeout > 0 ? idleTimeout + this.#sweepEvery : Number.POSITIVE_INFINITY;
+    const connectLimit = connectTimeout > 0 ? connectTimeout : Number.POSITIVE_INFINITY;
     for (const c of this.#live) {
-      if (c.connected && !c.finished && now - c.lastActive >= limit) {
-        this.#log.debug({ frontend: this.name, backend: c.backendName }, "idle timeout");
-        this.#destroy(c);
+      if (c.finished) continue;
+      if (c.connected) {
+        if (now - c.lastActive >= idleLimit) {
+          this.#log.debug({ frontend: this.name, backend: c.backendName }, "idle timeout");
+          this.#destroy(c);
+        }
+      } else if (c.backend !== null && now - c.connectSince >= connectLimit) {
+        const err: NodeJS.ErrnoException = new Error(`connect timeout after ${connectTimeout}ms`);
+        err.code = "ETIMEDOUT";
+        this.#connectFailed(c, c.backend, err);
       }
     }
   }
@@ -325,23 +345,16 @@ export class TcpListener implements FrontendListener {
     const target = table.backends[index];
     c.backendName = target.name;
     this.#registry.add(target.name, c);
-    const settings = this.#frontend.settings;
     const backend = connectTcp(target.address, target.port, new RelaySide(c, this.#relay, false), (err) => {
       if (err === null) this.#established(c, backend);
       else this.#connectFailed(c, backend, err);
     });
     c.backend = backend;
-    c.timer = setTimeout(() => {
-      const err: NodeJS.ErrnoException = new Error(`connect timeout after ${settings.connectTimeout}ms`);
-      err.code = "ETIMEDOUT";
-      this.#connectFailed(c, backend, err);
-    }, settings.connectTimeout);
+    c.connectSince = Date.now();
   }
 
   #connectFailed(c: TcpConnection, backend: TcpStream, err: NodeJS.ErrnoException): void {
     if (c.backend !== backend || c.finished) return;
-    if (c.timer !== null) clearTimeout(c.timer);
-    c.timer = null;
     const name = c.backendName!;
     this.#totals.connectErrors++;
     this.#perBackend.of(name).connectErrors++;
@@ -361,8 +374,6 @@ export class TcpListener implements FrontendListener {
 
   #established(c: TcpConnection, backend: TcpStream): void {
     if (c.backend !== backend || c.finished) return;
-    if (c.timer !== null) clearTimeout(c.timer);
-    c.timer = null;
     c.connected = true;
     this.#perBackend.of(c.backendName!).connectionsTotal++;
     const client = c.client;
@@ -394,8 +405,6 @@ export class TcpListener implements FrontendListener {
     c.finished = true;
     c.client.close();
     c.backend?.close();
-    if (c.timer !== null) clearTimeout(c.timer);
-    c.timer = null;
     this.#live.delete(c);
     this.#totals.connectionsActive--;
     this.#totals.bytesIn += c.client.bytesRead;

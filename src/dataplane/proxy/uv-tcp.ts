@@ -43,6 +43,8 @@ interface UvTcpHandle {
   setNoDelay(on: boolean): number;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+  /** The socket's file descriptor (-1 once closed). */
+  readonly fd: number;
 }
 
 /** A request object (write, shutdown, connect); libuv calls `oncomplete(status)` on it. */
@@ -216,6 +218,11 @@ export class TcpStream {
     return this.#pendingWrites;
   }
 
+  /** @internal Nagle off, once connected (connectTcp). */
+  setNoDelay(): void {
+    this.#handle.setNoDelay(true);
+  }
+
   /** Start (or resume) delivering onData. */
   resume(): void {
     if (this.#reading || this.#closed || this.ended) return;
@@ -312,14 +319,22 @@ export class TcpStream {
     if (this.#pendingWrites === 0) this.#events.onDrain();
   }
 
-  /** Send our FIN after the queued writes; `done` runs once it is out (not after close()). */
-  shutdown(done: () => void = noop): void {
+  /**
+   * Send our FIN after the queued writes; `done` runs once it is out (not after close()).
+   * Without `done` nothing is called back at all, not even on failure: Node skips a
+   * request without oncomplete, which spares a callback into JavaScript per connection
+   * whose owner learns the end from the reads anyway (a failed FIN means a dead peer,
+   * whose reset or silence the read side or the idle timeout reports).
+   */
+  shutdown(done?: () => void): void {
     if (this.#closed || this.#shutdownSent) return;
     this.#shutdownSent = true;
     const req = new ShutdownWrap();
-    req.oncomplete = onShutdownDone;
-    req.stream = this;
-    this.#shutdownCb = done;
+    if (done !== undefined) {
+      req.oncomplete = onShutdownDone;
+      req.stream = this;
+      this.#shutdownCb = done;
+    }
     const status = this.#handle.shutdown(req);
     if (status < 0) {
       this.#shutdownCb = null;
@@ -352,6 +367,11 @@ export class TcpStream {
       readBuffers.release(this.#readBuf);
     }
     this.#readBuf = null;
+  }
+
+  /** The socket's file descriptor, -1 once closed (for tests that inspect socket options). */
+  get fd(): number {
+    return this.#closed ? -1 : this.#handle.fd;
   }
 
   /** The remote address, or null once the socket is gone. */
@@ -395,11 +415,12 @@ export class TcpStream {
     }
     if (n === 0) return undefined; // EAGAIN-like: nothing this time
     this.#reading = false;
-    this.#handle.readStop();
     if (n === UV_EOF) {
+      // libuv has stopped reading already (it does before reporting EOF).
       this.ended = true;
       this.#events.onEnd();
     } else {
+      this.#handle.readStop();
       this.#events.onError(uvError(n, "read"));
     }
     return undefined;
@@ -445,12 +466,14 @@ export class TcpServer {
       handle.close();
       throw uvError(status, syscall, `${host}:${port}`);
     }
+    // Accepted sockets inherit TCP_NODELAY from the listening socket (Linux copies the
+    // listener's options into each child), sparing a setsockopt per connection.
+    handle.setNoDelay(true);
     handle.onconnection = (accepted, client) => {
       if (accepted < 0 || client === undefined) {
         onError(uvError(accepted, "accept"));
         return;
       }
-      client.setNoDelay(true);
       onConnection(new TcpStream(client, NO_EVENTS));
     };
     return new TcpServer(handle);
@@ -474,6 +497,20 @@ export class TcpServer {
 /** Events that do nothing: a stream's until its owner sets its own (setEvents). */
 export const NO_EVENTS: TcpStreamEvents = { onData: noop, onEnd: noop, onDrain: noop, onError: noop };
 
+/** Completion of connectTcp's request (one function for all, the request holds the rest). */
+function onConnectDone(this: UvRequest, status: number): void {
+  const stream = this.stream as TcpStream;
+  const onConnect = this.onConnect as (err: NodeJS.ErrnoException | null) => void;
+  if (stream.closed) return;
+  if (status < 0) {
+    stream.close();
+    onConnect(uvError(status, "connect", `${this.address}:${this.port}`));
+    return;
+  }
+  stream.setNoDelay();
+  onConnect(null);
+}
+
 /**
  * Open a connection (Nagle off). `onConnect` runs once: with null when connected
  * (the stream is not reading yet), or with the error; after an error the stream is
@@ -488,16 +525,9 @@ export function connectTcp(
   const handle = new TCP(constants.SOCKET);
   const stream = new TcpStream(handle, events);
   const req = new TCPConnectWrap();
-  req.oncomplete = (status: number) => {
-    if (stream.closed) return;
-    if (status < 0) {
-      stream.close();
-      onConnect(uvError(status, "connect", `${host}:${port}`));
-      return;
-    }
-    handle.setNoDelay(true);
-    onConnect(null);
-  };
+  req.oncomplete = onConnectDone;
+  req.stream = stream;
+  req.onConnect = onConnect;
   req.address = host;
   req.port = port;
   const status = host.includes(":") ? handle.connect6(req, host, port) : handle.connect(req, host, port);

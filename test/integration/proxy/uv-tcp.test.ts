@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
+import koffi from "koffi";
 import {
   assertUvTcp,
   connectTcp,
@@ -80,6 +81,21 @@ async function connected(reading = true): Promise<{
   stream.setEvents(events);
   if (reading) stream.resume();
   return { client, stream, events };
+}
+
+const libc = koffi.load("libc.so.6");
+const getsockopt = libc.func(
+  "int getsockopt(int fd, int level, int name, _Out_ int *value, _Inout_ uint32 *len)",
+);
+const IPPROTO_TCP = 6;
+const TCP_NODELAY = 1;
+
+/** TCP_NODELAY of a socket as the kernel has it. */
+function noDelay(stream: TcpStream): boolean {
+  const value = [0];
+  const len = [4];
+  assert.equal(getsockopt(stream.fd, IPPROTO_TCP, TCP_NODELAY, value, len), 0, "getsockopt");
+  return value[0] !== 0;
 }
 
 describe("uv-tcp sockets", () => {
@@ -166,6 +182,43 @@ describe("uv-tcp sockets", () => {
     client.end("late reply");
     await waitFor(() => events.ended || undefined);
     assert.equal(Buffer.concat(events.data).toString(), "late reply");
+  });
+
+  it("has Nagle off on accepted sockets (inherited from the listener) and on connected ones", async () => {
+    const { stream } = await connected();
+    assert.ok(stream.fd >= 0);
+    assert.equal(noDelay(stream), true, "accepted socket");
+    const peer = await tcpServer();
+    cleanups.push(() => peer.close());
+    const out = await new Promise<TcpStream>((resolve, reject) => {
+      const s: TcpStream = connectTcp("127.0.0.1", peer.port, recorder(), (err) =>
+        err ? reject(err) : resolve(s),
+      );
+    });
+    cleanups.push(() => out.close());
+    assert.equal(noDelay(out), true, "connected socket");
+    out.close();
+    assert.equal(out.fd, -1);
+  });
+
+  it("sends the FIN of a shutdown() without a callback (after the queued bytes)", async () => {
+    const { port, next } = accepted();
+    const client = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+    client.on("error", () => {});
+    cleanups.push(() => client.destroy());
+    const stream = await next;
+    const events = recorder();
+    stream.setEvents(events);
+    stream.resume();
+    const clientEnded = once(client, "end");
+    stream.write(Buffer.from("last words"));
+    stream.shutdown();
+    assert.equal((await readBytes(client, 10)).toString(), "last words");
+    await clientEnded;
+    client.end("still heard");
+    await waitFor(() => events.ended || undefined);
+    assert.equal(Buffer.concat(events.data).toString(), "still heard");
+    assert.deepEqual(events.errors, []);
   });
 
   it("connects out, and reports a refused connect as ECONNREFUSED", async () => {
