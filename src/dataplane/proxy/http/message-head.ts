@@ -5,7 +5,20 @@
 // of "repaired": Content-Length together with Transfer-Encoding, differing
 // Content-Lengths, a Transfer-Encoding not ending in chunked, obs-fold, whitespace
 // before the colon, invalid names/values, missing or duplicate Host on HTTP/1.1.
-import { FIELD_VALUE, HTAB, HttpParseError, isToken, SP, TARGET, TCHAR } from "./syntax.ts";
+import {
+  COLON,
+  CR,
+  FAST_PATHS,
+  FIELD_VALUE,
+  HTAB,
+  HttpParseError,
+  isToken,
+  LF,
+  SP,
+  sameLower,
+  TARGET,
+  TCHAR,
+} from "./syntax.ts";
 
 /** How a message body is delimited. */
 export type BodyKind = "none" | "length" | "chunked" | "close";
@@ -31,6 +44,15 @@ export interface RequestHead {
   expectContinue: boolean;
   /** Lowercased Upgrade header when Connection names "upgrade", else "". */
   upgrade: string;
+  /** The head as received, final empty line excluded (see canonicalFields). */
+  text?: string;
+  /**
+   * Offset in `text` of the first field line when every field line reads exactly
+   * `${name}: ${value}\r\n` (so forward-head can copy unchanged lines as slices of
+   * `text` instead of rebuilding them), else -1. `headers` must not be changed
+   * after parsing while this is set.
+   */
+  canonicalFields?: number;
 }
 
 export interface ResponseHead {
@@ -43,6 +65,10 @@ export interface ResponseHead {
   /** False when the backend said Connection: close, or spoke HTTP/1.0 without keep-alive. */
   keepAlive: boolean;
   connection: string[];
+  /** As in RequestHead. */
+  text?: string;
+  /** As in RequestHead. */
+  canonicalFields?: number;
 }
 
 /** Transfer codings that may precede the final chunked (everything else is 501). */
@@ -59,8 +85,70 @@ function headText(head: Buffer): string {
   return head.toString("latin1", 0, head.length - 2);
 }
 
-/** Parse the field lines of `text` from `from` into a flat [name, value, ...] list; status is the HTTP status for failures. */
-function parseFields(text: string, from: number, status: number, out: string[]): void {
+/**
+ * Parse the field lines of `text` from `from` into a flat [name, value, ...] list;
+ * status is the HTTP status for failures. Returns `from` when every line is
+ * canonical (see RequestHead.canonicalFields), else -1.
+ */
+function parseFields(head: Buffer, text: string, from: number, status: number, out: string[]): number {
+  if (FAST_PATHS.enabled) {
+    const verdict = fieldsFast(head, text, from, out);
+    if (verdict === FIELDS_CANONICAL) return from;
+    if (verdict === FIELDS_VALID) return -1;
+    out.length = 0;
+  }
+  parseFieldsExact(text, from, status, out);
+  return -1;
+}
+
+// Module-local aliases of the byte tables: loads of an imported binding are not
+// folded into the loops that use them.
+const TCHAR_ = TCHAR;
+const FIELD_VALUE_ = FIELD_VALUE;
+const TARGET_ = TARGET;
+
+const FIELDS_CANONICAL = 2;
+const FIELDS_VALID = 1;
+const FIELDS_ASK_EXACT = 0;
+
+/**
+ * The common case of parseFields in one pass per line and no search: a name of
+ * tchars up to the colon, OWS, then field bytes up to CR LF. Anything else (obs-fold,
+ * a bad byte, a missing colon, a CR without LF) is not judged here: the answer is
+ * FIELDS_ASK_EXACT and parseFieldsExact, which accepts exactly the same lines,
+ * finds the error. Whenever this accepts, parseFieldsExact would produce the same
+ * list (a tchar name holds no ":" or CR, so the colon and the CR LF found here are
+ * the first ones, which is what parseFieldsExact searches for).
+ */
+function fieldsFast(head: Buffer, text: string, from: number, out: string[]): number {
+  // Bytes are read from the Buffer (a typed-array load) rather than the string
+  // (charCodeAt dispatches on the string's representation): latin1 makes offsets equal.
+  const n = text.length;
+  const tchar = TCHAR_;
+  const fieldValue = FIELD_VALUE_;
+  let canonical = true;
+  let pos = from;
+  while (pos < n) {
+    let i = pos;
+    while (tchar[head[i]] === 1) i++;
+    if (head[i] !== COLON || i === pos) return FIELDS_ASK_EXACT;
+    const colon = i++;
+    let c = head[i];
+    while (c === SP || c === HTAB) c = head[++i];
+    const start = i;
+    while (fieldValue[head[i]] === 1) i++;
+    if (i >= n || head[i] !== CR || head[i + 1] !== LF) return FIELDS_ASK_EXACT;
+    let end = i; // trailing OWS is not part of the value
+    while (end > start && (head[end - 1] === SP || head[end - 1] === HTAB)) end--;
+    if (canonical && (start !== colon + 2 || head[colon + 1] !== SP || end !== i)) canonical = false;
+    out.push(text.slice(pos, colon), text.slice(start, end));
+    pos = i + 2;
+  }
+  return canonical ? FIELDS_CANONICAL : FIELDS_VALID;
+}
+
+/** The exact field-section parser: the reference for fieldsFast, and the one that names the error. */
+function parseFieldsExact(text: string, from: number, status: number, out: string[]): void {
   const n = text.length;
   let pos = from;
   while (pos < n) {
@@ -98,6 +186,11 @@ function parseFields(text: string, from: number, status: number, out: string[]):
 
 /** Split a list-valued field (RFC 9110 §5.6.1) into lowercased elements, dropping empty ones. */
 export function listTokens(value: string, into: string[]): void {
+  if (plainLowerToken(value)) {
+    // The usual "keep-alive" or "close": the one element is the value itself.
+    into.push(value);
+    return;
+  }
   let start = 0;
   for (let i = 0; i <= value.length; i++) {
     if (i === value.length || value.charCodeAt(i) === 0x2c) {
@@ -106,6 +199,20 @@ export function listTokens(value: string, into: string[]): void {
       start = i + 1;
     }
   }
+}
+
+/**
+ * True when `value` is non-empty and made only of visible ASCII other than "," and
+ * A-Z: then trimming and lowercasing it (listTokens' general path) gives it back unchanged.
+ */
+function plainLowerToken(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x2c || (c >= 0x41 && c <= 0x5a)) return false;
+  }
+  return true;
 }
 
 /** The value of a string of 1 to MAX_CONTENT_LENGTH_DIGITS ASCII digits, else -1. */
@@ -121,12 +228,19 @@ function plainDigits(value: string): number {
   return n;
 }
 
+/** What one pass over the fields finds: framing, connection options, and the fields requests look up. */
 interface Framing {
   contentLength: number;
   hasLength: boolean;
   codings: string[];
   hasTransferEncoding: boolean;
   connection: string[];
+  /** Host fields seen, and the first one's value. */
+  hosts: number;
+  host: string | undefined;
+  /** First Expect and Upgrade values. */
+  expect: string | undefined;
+  upgrade: string | undefined;
 }
 
 function collectFraming(headers: string[], status: number): Framing {
@@ -136,53 +250,76 @@ function collectFraming(headers: string[], status: number): Framing {
     codings: [],
     hasTransferEncoding: false,
     connection: [],
+    hosts: 0,
+    host: undefined,
+    expect: undefined,
+    upgrade: undefined,
   };
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
-    // Fast reject on length before lowercasing: only three names matter here.
-    if (name.length !== 14 && name.length !== 17 && name.length !== 10) continue;
-    const lower = name.toLowerCase();
-    const value = headers[i + 1];
-    if (lower === "content-length") {
-      const plain = plainDigits(value);
-      if (plain >= 0) {
-        // The usual single number, without the list handling below.
-        if (f.hasLength && plain !== f.contentLength) {
-          throw new HttpParseError("conflicting-content-length", status, "differing Content-Length values");
+    // Dispatch on length first: only six names matter here, and comparing without
+    // lowercasing spares a string per field.
+    switch (name.length) {
+      case 4:
+        if (sameLower(name, "host")) {
+          if (f.hosts++ === 0) f.host = headers[i + 1];
         }
-        f.hasLength = true;
-        f.contentLength = plain;
-        continue;
-      }
-      // A list of identical values is allowed (RFC 9110 §8.6); anything else is fatal.
-      const parts = value.split(",");
-      for (const raw of parts) {
-        const v = raw.trim();
-        if (v.length === 0 || v.length > MAX_CONTENT_LENGTH_DIGITS || !/^[0-9]+$/.test(v)) {
-          throw new HttpParseError("bad-content-length", status, "malformed Content-Length");
+        break;
+      case 6:
+        if (f.expect === undefined && sameLower(name, "expect")) f.expect = headers[i + 1];
+        break;
+      case 7:
+        if (f.upgrade === undefined && sameLower(name, "upgrade")) f.upgrade = headers[i + 1];
+        break;
+      case 10:
+        if (sameLower(name, "connection")) listTokens(headers[i + 1], f.connection);
+        break;
+      case 14:
+        if (sameLower(name, "content-length")) contentLength(f, headers[i + 1], status);
+        break;
+      case 17:
+        if (sameLower(name, "transfer-encoding")) {
+          f.hasTransferEncoding = true;
+          // Strict list: an empty element ("chunked,") is refused, since parsers differ on it.
+          for (const raw of headers[i + 1].split(",")) {
+            const v = raw.trim().toLowerCase();
+            if (!isToken(v)) {
+              throw new HttpParseError("bad-transfer-encoding", status, "malformed Transfer-Encoding");
+            }
+            f.codings.push(v);
+          }
         }
-        const n = Number(v);
-        if (f.hasLength && n !== f.contentLength) {
-          throw new HttpParseError("conflicting-content-length", status, "differing Content-Length values");
-        }
-        f.hasLength = true;
-        f.contentLength = n;
-      }
-    } else if (lower === "transfer-encoding") {
-      f.hasTransferEncoding = true;
-      // Strict list: an empty element ("chunked,") is refused, since parsers differ on it.
-      for (const raw of value.split(",")) {
-        const v = raw.trim().toLowerCase();
-        if (!isToken(v)) {
-          throw new HttpParseError("bad-transfer-encoding", status, "malformed Transfer-Encoding");
-        }
-        f.codings.push(v);
-      }
-    } else if (lower === "connection") {
-      listTokens(value, f.connection);
+        break;
     }
   }
   return f;
+}
+
+function contentLength(f: Framing, value: string, status: number): void {
+  const plain = plainDigits(value);
+  if (plain >= 0) {
+    // The usual single number, without the list handling below.
+    if (f.hasLength && plain !== f.contentLength) {
+      throw new HttpParseError("conflicting-content-length", status, "differing Content-Length values");
+    }
+    f.hasLength = true;
+    f.contentLength = plain;
+    return;
+  }
+  // A list of identical values is allowed (RFC 9110 §8.6); anything else is fatal.
+  const parts = value.split(",");
+  for (const raw of parts) {
+    const v = raw.trim();
+    if (v.length === 0 || v.length > MAX_CONTENT_LENGTH_DIGITS || !/^[0-9]+$/.test(v)) {
+      throw new HttpParseError("bad-content-length", status, "malformed Content-Length");
+    }
+    const n = Number(v);
+    if (f.hasLength && n !== f.contentLength) {
+      throw new HttpParseError("conflicting-content-length", status, "differing Content-Length values");
+    }
+    f.hasLength = true;
+    f.contentLength = n;
+  }
 }
 
 /** Validate codings: the last must be chunked, chunked only once, others known. */
@@ -205,26 +342,33 @@ function checkCodings(codings: string[], status: number): void {
   }
 }
 
-function findHeader(headers: string[], lower: string, onDuplicate: () => never): string | undefined {
-  let found: string | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) {
-      if (found !== undefined) onDuplicate();
-      found = headers[i + 1];
-    }
-  }
-  return found;
-}
-
-function headerValue(headers: string[], lower: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) return headers[i + 1];
-  }
-  return undefined;
-}
-
 // reg-name / IPv4 / IP-literal, optional port. Percent-encoding allowed in reg-name.
 const HOST_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
+/** HOST_RE's reg-name bytes. */
+const REG_NAME = new Uint8Array(256);
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%") {
+  REG_NAME[ch.charCodeAt(0)] = 1;
+}
+
+/**
+ * HOST_RE.test(v) without the regex call for everything but IP literals: reg-name
+ * bytes, then optionally ":" and digits. (Only the bracketed branch of HOST_RE can
+ * match a value starting with "[", and reg-name holds no ":", so this is the same test.)
+ */
+function validHost(v: string): boolean {
+  if (!FAST_PATHS.enabled || v.charCodeAt(0) === 0x5b) return HOST_RE.test(v);
+  const n = v.length;
+  let i = 0;
+  while (i < n && REG_NAME[v.charCodeAt(i)] === 1) i++;
+  if (i === n) return true;
+  if (v.charCodeAt(i) !== COLON) return false;
+  for (i++; i < n; i++) {
+    const d = v.charCodeAt(i);
+    if (d < 0x30 || d > 0x39) return false;
+  }
+  return true;
+}
 
 function parseVersion(v: string, status: number): number {
   if (v === "HTTP/1.1") return 1;
@@ -239,11 +383,30 @@ function parseVersion(v: string, status: number): number {
   throw new HttpParseError("bad-version", status, "malformed HTTP version");
 }
 
-/** Parse a request head. Throws HttpParseError (status 400/501/505) on anything not strictly valid. */
-export function parseRequestHead(head: Buffer): RequestHead {
-  const text = headText(head);
-  const startEnd = text.indexOf("\r\n");
-  const startLine = text.slice(0, startEnd);
+/**
+ * The common request line, "METHOD SP target SP HTTP/1.x", checked in one pass:
+ * returns the offset of its second SP, or -1 when requestLineExact must judge it.
+ * A method of tchars and a target of visible ASCII hold no SP, so the two SPs found
+ * here are the first two, which is what requestLineExact splits on.
+ */
+function requestLineFast(head: Buffer, startEnd: number): number {
+  const tchar = TCHAR_;
+  const targetByte = TARGET_;
+  let i = 0;
+  while (tchar[head[i]] === 1) i++;
+  if (head[i] !== SP || i === 0) return -1;
+  const sp1 = i++;
+  while (targetByte[head[i]] === 1) i++;
+  if (head[i] !== SP || i === sp1 + 1 || startEnd !== i + 9) return -1;
+  // "HTTP/1.0" or "HTTP/1.1"
+  if (head[i + 1] !== 0x48 || head[i + 2] !== 0x54 || head[i + 3] !== 0x54 || head[i + 4] !== 0x50) return -1;
+  if (head[i + 5] !== 0x2f || head[i + 6] !== 0x31 || head[i + 7] !== 0x2e) return -1;
+  const v = head[i + 8];
+  return v === 0x31 || v === 0x30 ? i : -1;
+}
+
+/** The exact request-line parser: the reference for requestLineFast, and the one that names the error. */
+function requestLineExact(startLine: string): { method: string; target: string; minor: number } {
   const sp1 = startLine.indexOf(" ");
   const sp2 = sp1 < 0 ? -1 : startLine.indexOf(" ", sp1 + 1);
   if (sp1 <= 0 || sp2 < 0 || startLine.indexOf(" ", sp2 + 1) >= 0) {
@@ -259,9 +422,28 @@ export function parseRequestHead(head: Buffer): RequestHead {
     }
   }
   const minor = parseVersion(startLine.slice(sp2 + 1), 400);
+  return { method, target, minor };
+}
+
+/** Parse a request head. Throws HttpParseError (status 400/501/505) on anything not strictly valid. */
+export function parseRequestHead(head: Buffer): RequestHead {
+  const text = headText(head);
+  const startEnd = text.indexOf("\r\n");
+  const sp2 = FAST_PATHS.enabled ? requestLineFast(head, startEnd) : -1;
+  let method: string;
+  let target: string;
+  let minor: number;
+  if (sp2 > 0) {
+    const sp1 = text.indexOf(" ");
+    method = text.slice(0, sp1);
+    target = text.slice(sp1 + 1, sp2);
+    minor = head[startEnd - 1] - 0x30;
+  } else {
+    ({ method, target, minor } = requestLineExact(text.slice(0, startEnd)));
+  }
 
   const headers: string[] = [];
-  parseFields(text, startEnd + 2, 400, headers);
+  const canonicalFields = parseFields(head, text, startEnd + 2, 400, headers);
   const f = collectFraming(headers, 400);
 
   // Request target forms (RFC 9112 §3.2).
@@ -284,12 +466,11 @@ export function parseRequestHead(head: Buffer): RequestHead {
     path = m[2].length === 0 ? "/" : m[2].charCodeAt(0) === 0x3f ? "/" + m[2] : m[2];
   }
 
-  const hostField = findHeader(headers, "host", () => {
-    throw new HttpParseError("duplicate-host", 400, "more than one Host header");
-  });
+  if (f.hosts > 1) throw new HttpParseError("duplicate-host", 400, "more than one Host header");
+  const hostField = f.host;
   if (minor === 1 && hostField === undefined)
     throw new HttpParseError("missing-host", 400, "missing Host header");
-  if (hostField !== undefined && !HOST_RE.test(hostField)) {
+  if (hostField !== undefined && !validHost(hostField)) {
     throw new HttpParseError("bad-host", 400, "invalid Host header");
   }
   // With absolute-form the URI's authority wins over Host (RFC 9112 §3.2.2).
@@ -313,13 +494,9 @@ export function parseRequestHead(head: Buffer): RequestHead {
 
   const close = f.connection.includes("close");
   const keepAlive = minor === 1 ? !close : !close && f.connection.includes("keep-alive");
-  const expect = headerValue(headers, "expect");
-  const expectContinue = expect !== undefined && expect.toLowerCase() === "100-continue";
+  const expectContinue = f.expect !== undefined && sameLower(f.expect, "100-continue");
   let upgrade = "";
-  if (f.connection.includes("upgrade")) {
-    const u = headerValue(headers, "upgrade");
-    if (u !== undefined) upgrade = u.toLowerCase();
-  }
+  if (f.upgrade !== undefined && f.connection.includes("upgrade")) upgrade = f.upgrade.toLowerCase();
   return {
     method,
     target,
@@ -333,6 +510,8 @@ export function parseRequestHead(head: Buffer): RequestHead {
     connection: f.connection,
     expectContinue,
     upgrade,
+    text,
+    canonicalFields,
   };
 }
 
@@ -343,21 +522,18 @@ export function parseRequestHead(head: Buffer): RequestHead {
 export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
   const text = headText(head);
   const startEnd = text.indexOf("\r\n");
-  const startLine = text.slice(0, startEnd);
-  // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a missing
-  // second SP (common in the wild) is tolerated: it cannot change framing.
-  const m = /^(HTTP\/[0-9]\.[0-9]) ([1-9][0-9]{2})(?: (.*))?$/.exec(startLine);
-  if (!m) throw new HttpParseError("bad-status-line", 502, "malformed status line from backend");
-  const minor = parseVersion(m[1], 502);
-  const status = Number(m[2]);
-  const reason = m[3] ?? "";
-  for (let i = 0; i < reason.length; i++) {
-    if (FIELD_VALUE[reason.charCodeAt(i)] !== 1) {
-      throw new HttpParseError("bad-status-line", 502, "invalid character in reason phrase");
-    }
+  let minor: number;
+  let status: number;
+  let reason: string;
+  if (FAST_PATHS.enabled && statusLineFast(head, startEnd)) {
+    minor = head[7] - 0x30;
+    status = (head[9] - 0x30) * 100 + (head[10] - 0x30) * 10 + head[11] - 0x30;
+    reason = startEnd > 13 ? text.slice(13, startEnd) : "";
+  } else {
+    ({ minor, status, reason } = statusLineExact(text.slice(0, startEnd)));
   }
   const headers: string[] = [];
-  parseFields(text, startEnd + 2, 502, headers);
+  const canonicalFields = parseFields(head, text, startEnd + 2, 502, headers);
   const f = collectFraming(headers, 502);
 
   let bodyKind: BodyKind;
@@ -383,5 +559,57 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
   const close = f.connection.includes("close");
   const keepAlive =
     bodyKind !== "close" && (minor === 1 ? !close : !close && f.connection.includes("keep-alive"));
-  return { status, reason, minor, headers, bodyKind, contentLength, keepAlive, connection: f.connection };
+  return {
+    status,
+    reason,
+    minor,
+    headers,
+    bodyKind,
+    contentLength,
+    keepAlive,
+    connection: f.connection,
+    text,
+    canonicalFields,
+  };
+}
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/**
+ * The common status line, "HTTP/1.x SP 3DIGIT [SP reason]" with a reason of field
+ * bytes, checked without the regex: true when statusLineExact would accept it (and
+ * read the same version, status and reason), false when it must judge it.
+ */
+function statusLineFast(head: Buffer, startEnd: number): boolean {
+  if (startEnd < 12) return false;
+  // "HTTP/1.0 " or "HTTP/1.1 "
+  if (head[0] !== 0x48 || head[1] !== 0x54 || head[2] !== 0x54 || head[3] !== 0x50 || head[4] !== 0x2f) {
+    return false;
+  }
+  const v = head[7];
+  if (head[5] !== 0x31 || head[6] !== 0x2e || (v !== 0x31 && v !== 0x30) || head[8] !== SP) return false;
+  const d = head[9];
+  if (d < 0x31 || d > 0x39 || !isDigit(head[10]) || !isDigit(head[11])) return false;
+  if (startEnd === 12) return true;
+  if (head[12] !== SP) return false;
+  const fieldValue = FIELD_VALUE_;
+  for (let i = 13; i < startEnd; i++) if (fieldValue[head[i]] !== 1) return false;
+  return true;
+}
+
+/** The exact status-line parser: the reference for statusLineFast, and the one that names the error. */
+function statusLineExact(startLine: string): { minor: number; status: number; reason: string } {
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a missing
+  // second SP (common in the wild) is tolerated: it cannot change framing.
+  const m = /^(HTTP\/[0-9]\.[0-9]) ([1-9][0-9]{2})(?: (.*))?$/.exec(startLine);
+  if (!m) throw new HttpParseError("bad-status-line", 502, "malformed status line from backend");
+  const minor = parseVersion(m[1], 502);
+  const status = Number(m[2]);
+  const reason = m[3] ?? "";
+  for (let i = 0; i < reason.length; i++) {
+    if (FIELD_VALUE[reason.charCodeAt(i)] !== 1) {
+      throw new HttpParseError("bad-status-line", 502, "invalid character in reason phrase");
+    }
+  }
+  return { minor, status, reason };
 }

@@ -35,6 +35,34 @@ export const SP = 0x20;
 export const HTAB = 0x09;
 export const COLON = 0x3a;
 
+/** toLowerCase of each latin1 code unit (A-Z, and À-Þ except ×), as a table. */
+const LOWER = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOWER[c] = String.fromCharCode(c).toLowerCase().charCodeAt(0);
+
+/**
+ * `s.toLowerCase() === lower` for a latin1 `s` and a lowercase `lower`, without
+ * allocating the lowercased copy (and hashing it for a Set or Map lookup), which
+ * is what the head code would otherwise do for every field name it looks at.
+ */
+export function sameLower(s: string, lower: string): boolean {
+  const n = s.length;
+  if (n !== lower.length) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) return s.toLowerCase() === lower;
+    if (LOWER[c] !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * The head code has fast paths that accept the common, valid case with less work
+ * and hand everything else to the exact code, which decides the precise error.
+ * Tests switch them off to run the same input through both and compare; nothing
+ * else should.
+ */
+export const FAST_PATHS = { enabled: true };
+
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
