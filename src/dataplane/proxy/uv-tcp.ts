@@ -78,6 +78,8 @@ const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteW
 
 /** libuv's end-of-stream status. */
 const UV_EOF = -4095;
+/** Broken pipe: a write after our FIN. */
+const UV_EPIPE = -32;
 
 /** Throws unless the internal bindings look the way this module expects. */
 export function assertUvTcp(): void {
@@ -94,6 +96,7 @@ export function assertUvTcp(): void {
       missing.push(`TCP.${m}`);
   }
   if (getSystemErrorName(UV_EOF) !== "EOF") missing.push("UV_EOF");
+  if (getSystemErrorName(UV_EPIPE) !== "EPIPE") missing.push("UV_EPIPE");
   if (missing.length > 0) {
     throw new Error(
       `this Node runtime's TCP handles differ from what lodestone expects: ${missing.join(", ")}`,
@@ -164,6 +167,15 @@ function onStreamRead(this: UvTcpHandle): Buffer | undefined {
 
 function onShutdownDone(this: UvRequest, status: number): void {
   (this.stream as TcpStream).shutdownDone(status);
+}
+
+/** Streams whose callback-less shutdown() waits for the end of this loop turn. */
+let deferredFins: TcpStream[] = [];
+
+function sendDeferredFins(): void {
+  const fins = deferredFins;
+  deferredFins = [];
+  for (const s of fins) s.sendDeferredFin();
 }
 
 /**
@@ -283,6 +295,11 @@ export class TcpStream {
 
   #send(buf: Uint8Array | null, text: string | null): boolean {
     if (this.#closed) return true;
+    if (this.#shutdownSent) {
+      // What libuv answers a write after a shutdown request; kept for the deferred FIN.
+      this.#events.onError(uvError(UV_EPIPE, "write"));
+      return true;
+    }
     let req = spareWriteReq;
     if (req === null) {
       req = new WriteWrap();
@@ -320,15 +337,34 @@ export class TcpStream {
   }
 
   /**
-   * Send our FIN after the queued writes; `done` runs once it is out (not after close()).
-   * Without `done` nothing is called back at all, not even on failure: Node skips a
-   * request without oncomplete, which spares a callback into JavaScript per connection
-   * whose owner learns the end from the reads anyway (a failed FIN means a dead peer,
-   * whose reset or silence the read side or the idle timeout reports).
+   * Send our FIN after the queued writes (no write may follow); `done` runs once it is
+   * out (not after close()).
+   *
+   * Without `done` nothing is called back at all, not even on failure (Node skips a
+   * request without oncomplete): for an owner that learns the end from the reads
+   * anyway, since a failed FIN means a dead peer, whose reset or silence the read side
+   * or the idle timeout reports. The request is then made at the end of this turn of
+   * the event loop (libuv would only act on it in the next one): a relay that closes
+   * the socket before, because the other FIN arrived in the same turn (the usual end of
+   * a short connection), spares the request, and close() sends the FIN.
    */
   shutdown(done?: () => void): void {
     if (this.#closed || this.#shutdownSent) return;
     this.#shutdownSent = true;
+    if (done === undefined) {
+      deferredFins.push(this);
+      if (deferredFins.length === 1) setImmediate(sendDeferredFins);
+      return;
+    }
+    this.#requestShutdown(done);
+  }
+
+  /** @internal the deferred FIN of shutdown() without a callback. */
+  sendDeferredFin(): void {
+    if (!this.#closed) this.#requestShutdown(undefined);
+  }
+
+  #requestShutdown(done: (() => void) | undefined): void {
     const req = new ShutdownWrap();
     if (done !== undefined) {
       req.oncomplete = onShutdownDone;

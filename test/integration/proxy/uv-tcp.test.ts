@@ -23,12 +23,17 @@ after(async () => {
 });
 
 /** Events that record what happened; `data` collects copies of every read. */
-function recorder(): TcpStreamEvents & { data: Buffer[]; ended: boolean; drains: number; errors: Error[] } {
+function recorder(): TcpStreamEvents & {
+  data: Buffer[];
+  ended: boolean;
+  drains: number;
+  errors: NodeJS.ErrnoException[];
+} {
   const r = {
     data: [] as Buffer[],
     ended: false,
     drains: 0,
-    errors: [] as Error[],
+    errors: [] as NodeJS.ErrnoException[],
     onData: (n: number, buf: Buffer) => r.data.push(Buffer.from(buf.subarray(0, n))),
     onEnd: () => {
       r.ended = true;
@@ -36,7 +41,7 @@ function recorder(): TcpStreamEvents & { data: Buffer[]; ended: boolean; drains:
     onDrain: () => {
       r.drains++;
     },
-    onError: (err: Error) => {
+    onError: (err: NodeJS.ErrnoException) => {
       r.errors.push(err);
     },
   };
@@ -219,6 +224,18 @@ describe("uv-tcp sockets", () => {
     await waitFor(() => events.ended || undefined);
     assert.equal(Buffer.concat(events.data).toString(), "still heard");
     assert.deepEqual(events.errors, []);
+  });
+
+  it("refuses a write after shutdown() with EPIPE, and a close() in the same turn still ends cleanly", async () => {
+    const { client, stream, events } = await connected();
+    const clientEnded = once(client, "end");
+    stream.write(Buffer.from("done"));
+    stream.shutdown();
+    stream.write(Buffer.from("too late"));
+    assert.equal(events.errors[0]?.code, "EPIPE");
+    stream.close(); // before the deferred FIN was requested: close() sends it
+    assert.equal((await readBytes(client, 4)).toString(), "done");
+    await clientEnded;
   });
 
   it("connects out, and reports a refused connect as ECONNREFUSED", async () => {
