@@ -4,32 +4,86 @@
 // the connection intent of each hop stated explicitly. Pure string building.
 import type { HeaderRules } from "../../../config/routes.ts";
 import type { RequestHead, ResponseHead } from "./message-head.ts";
+import { FAST_PATHS, sameLower } from "./syntax.ts";
 
-const ALWAYS_HOP = new Set(["connection", "keep-alive", "te", "trailer", "proxy-connection", "upgrade"]);
+// What the rewrites below do with a field, decided from its name without
+// lowercasing it (a string per field, hashed again for a Set lookup).
+const KEEP = 0; // an end-to-end field: copied
+const HOP = 1; // hop-by-hop (RFC 9110 §7.6.1): Connection, Keep-Alive, TE, Trailer, Proxy-Connection, or named in Connection
+const UPGRADE = 2; // hop-by-hop, but a 101 response keeps it
+const HOST = 3;
+const TRANSFER_ENCODING = 4;
+const X_FORWARDED_FOR = 5;
+const X_FORWARDED_PROTO = 6;
+const X_FORWARDED_HOST = 7;
 
-// Fields that frame the message or name its target: a client listing them in
-// Connection must not make the proxy drop them (that would change the framing the
-// backend sees from the one the proxy validated).
-const NEVER_DROP = new Set(["content-length", "transfer-encoding", "host"]);
-
-const FORWARDED_REQUEST = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
-
-// Lengths of the lowercase names the rewrites below compare against: a field name of
-// any other length (not named in Connection either) matches none of them, so it is
-// copied without lowercasing it (toLowerCase allocates a string per field).
-const WATCHED_LENGTH = new Uint8Array(32);
-for (const n of [...ALWAYS_HOP, ...NEVER_DROP, ...FORWARDED_REQUEST]) WATCHED_LENGTH[n.length] = 1;
-
-/** Could a field name of this length be one a rewrite acts on? (false = copy it as is). */
-function watched(len: number, connection: string[]): boolean {
-  if (len < 32 && WATCHED_LENGTH[len] === 1) return true;
-  for (let i = 0; i < connection.length; i++) if (connection[i].length === len) return true;
-  return false;
+/**
+ * The role of a field named `name` in a message whose Connection header lists
+ * `connection` (lowercased). Content-Length, Transfer-Encoding and Host frame the
+ * message or name its target: a client listing them in Connection must not make
+ * the proxy drop them (the backend would see another framing than the one the
+ * proxy validated).
+ */
+export function fieldRole(name: string, connection: string[]): number {
+  switch (name.length) {
+    case 2:
+      if (sameLower(name, "te")) return HOP;
+      break;
+    case 4:
+      if (sameLower(name, "host")) return HOST;
+      break;
+    case 7:
+      if (sameLower(name, "upgrade")) return UPGRADE;
+      if (sameLower(name, "trailer")) return HOP;
+      break;
+    case 10:
+      if (sameLower(name, "connection") || sameLower(name, "keep-alive")) return HOP;
+      break;
+    case 14:
+      if (sameLower(name, "content-length")) return KEEP;
+      break;
+    case 16:
+      if (sameLower(name, "proxy-connection")) return HOP;
+      break;
+    case 17:
+      if (sameLower(name, "transfer-encoding")) return TRANSFER_ENCODING;
+      break;
+  }
+  for (let i = 0; i < connection.length; i++) if (sameLower(name, connection[i])) return HOP;
+  switch (name.length) {
+    case 15:
+      if (sameLower(name, "x-forwarded-for")) return X_FORWARDED_FOR;
+      break;
+    case 16:
+      if (sameLower(name, "x-forwarded-host")) return X_FORWARDED_HOST;
+      break;
+    case 17:
+      if (sameLower(name, "x-forwarded-proto")) return X_FORWARDED_PROTO;
+      break;
+  }
+  return KEEP;
 }
 
-function isHopByHop(lower: string, connection: string[]): boolean {
-  if (ALWAYS_HOP.has(lower)) return true;
-  return connection.length > 0 && connection.includes(lower) && !NEVER_DROP.has(lower);
+/** Names of fieldRole's results, for tests. */
+export const FIELD_ROLES = [
+  "keep",
+  "hop",
+  "upgrade",
+  "host",
+  "transfer-encoding",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+] as const;
+
+/**
+ * Where a head's field lines can be copied from as they arrived: the offset of its
+ * first field line in `text` when every line is canonical (the parser says so), else
+ * -1 and every kept line is rebuilt from `headers`.
+ */
+function canonicalFrom(head: RequestHead | ResponseHead): number {
+  if (!FAST_PATHS.enabled || head.text === undefined || head.canonicalFields === undefined) return -1;
+  return head.canonicalFields;
 }
 
 /** Header rules compiled once per desired state: fields to drop, lines to append. */
@@ -93,43 +147,66 @@ export interface ForwardContext {
  * upstream connection can still be reused.
  */
 export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): string {
-  let out = `${req.method} ${ctx.path} HTTP/1.${req.minor}\r\n`;
   const h = req.headers;
   const mode = ctx.forwarded ?? "append";
   const drop = ctx.rules?.drop ?? NO_DROP;
+  const lowerAll = drop.size > 0;
+  // Kept lines are copied from the received text in runs (one slice per run instead
+  // of a string per field) when every line there is canonical; `pos` walks the lines
+  // of `text`, `run` is where the run not yet copied starts.
+  const text = req.text ?? "";
+  const raw = canonicalFrom(req);
+  let out: string;
+  let run = raw;
+  if (raw >= 0 && ctx.path === req.target) {
+    out = ""; // the start line is the one received: the run starts with it
+    run = 0;
+  } else {
+    out = `${req.method} ${ctx.path} HTTP/1.${req.minor}\r\n`;
+  }
+  let pos = raw;
   let xff = "";
   let xfProto = "";
   let xfHost = "";
   let hasHost = false;
-  const lowerAll = drop.size > 0;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i];
-    if (!lowerAll && !watched(name.length, req.connection)) {
-      out += `${name}: ${h[i + 1]}\r\n`;
-      continue;
-    }
-    const lower = name.toLowerCase();
-    if (isHopByHop(lower, req.connection)) continue;
-    if (FORWARDED_REQUEST.has(lower)) {
+    const value = h[i + 1];
+    const role = fieldRole(name, req.connection);
+    let keep = true;
+    let replacement = "";
+    if (role === HOP || role === UPGRADE) {
+      keep = false;
+    } else if (role >= X_FORWARDED_FOR) {
       // A client-supplied X-Forwarded-For is extended (unless replaced); Proto and Host
       // are ours to state unless the client is a trusted proxy.
-      if (mode === "replace") continue;
-      if (lower === "x-forwarded-for") xff = xff === "" ? h[i + 1] : `${xff}, ${h[i + 1]}`;
-      else if (mode === "trust" && lower === "x-forwarded-proto" && xfProto === "") xfProto = h[i + 1];
-      else if (mode === "trust" && lower === "x-forwarded-host" && xfHost === "") xfHost = h[i + 1];
-      continue;
-    }
-    if (drop.size > 0 && drop.has(lower) && lower !== "host") continue;
-    if (lower === "host") {
+      keep = false;
+      if (mode === "replace") {
+        // dropped
+      } else if (role === X_FORWARDED_FOR) xff = xff === "" ? value : `${xff}, ${value}`;
+      else if (mode === "trust" && role === X_FORWARDED_PROTO && xfProto === "") xfProto = value;
+      else if (mode === "trust" && role === X_FORWARDED_HOST && xfHost === "") xfHost = value;
+    } else if (lowerAll && role !== HOST && drop.has(name.toLowerCase())) {
+      keep = false;
+    } else if (role === HOST) {
       hasHost = true;
       // absolute-form: the URI's authority is the Host (RFC 9112 §3.2.2).
       if (req.target !== req.path) {
-        out += `Host: ${req.host}\r\n`;
-        continue;
+        keep = false;
+        replacement = `Host: ${req.host}\r\n`;
       }
     }
-    out += `${name}: ${h[i + 1]}\r\n`;
+    if (raw < 0) {
+      out += keep ? `${name}: ${value}\r\n` : replacement;
+      continue;
+    }
+    pos += name.length + value.length + 4;
+    if (!keep) {
+      out += text.slice(run, pos - name.length - value.length - 4) + replacement;
+      run = pos;
+    }
   }
+  if (raw >= 0 && run < pos) out += text.slice(run, pos);
   if (!hasHost) out += `Host: ${req.host !== "" ? req.host : ctx.fallbackHost}\r\n`;
   if (!drop.has("x-forwarded-for")) {
     out += `X-Forwarded-For: ${xff === "" ? ctx.clientAddress : `${xff}, ${ctx.clientAddress}`}\r\n`;
@@ -170,26 +247,43 @@ export function forwardResponseHead(
   dechunk = false,
   extras?: ResponseExtras,
 ): string {
-  let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   const h = res.headers;
   const upgrading = res.status === 101;
   const drop = extras?.rules?.drop ?? NO_DROP;
   const lowerAll = drop.size > 0;
+  // Copied in runs from the received text when it is canonical, as in forwardRequestHead.
+  const text = res.text ?? "";
+  const raw = canonicalFrom(res);
+  let out: string;
+  let run = raw;
+  if (raw >= 0 && res.minor === 1 && raw === 15 + res.reason.length) {
+    out = ""; // "HTTP/1.1 SSS reason\r\n" as received
+    run = 0;
+  } else {
+    out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+  }
+  let pos = raw;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i];
-    // Transfer-Encoding is a watched length (NEVER_DROP), so dechunk still sees it.
-    if (!lowerAll && !watched(name.length, res.connection)) {
-      out += `${name}: ${h[i + 1]}\r\n`;
+    const value = h[i + 1];
+    const role = fieldRole(name, res.connection);
+    const keep = !(
+      role === HOP ||
+      (role === UPGRADE && !upgrading) ||
+      (dechunk && role === TRANSFER_ENCODING) ||
+      (lowerAll && drop.has(name.toLowerCase()))
+    );
+    if (raw < 0) {
+      if (keep) out += `${name}: ${value}\r\n`;
       continue;
     }
-    const lower = name.toLowerCase();
-    if (isHopByHop(lower, res.connection)) {
-      if (!(upgrading && lower === "upgrade")) continue;
+    pos += name.length + value.length + 4;
+    if (!keep) {
+      out += text.slice(run, pos - name.length - value.length - 4);
+      run = pos;
     }
-    if (dechunk && lower === "transfer-encoding") continue;
-    if (drop.size > 0 && drop.has(lower)) continue;
-    out += `${h[i]}: ${h[i + 1]}\r\n`;
   }
+  if (raw >= 0 && run < pos) out += text.slice(run, pos);
   if (extras !== undefined) {
     if (extras.via) out += `Via: 1.${res.minor} lodestone\r\n`;
     if (extras.setCookie !== undefined) out += `Set-Cookie: ${extras.setCookie}\r\n`;
@@ -202,6 +296,6 @@ export function forwardResponseHead(
 }
 
 function headerValue(headers: string[], lower: string): string {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === lower) return headers[i + 1];
+  for (let i = 0; i < headers.length; i += 2) if (sameLower(headers[i], lower)) return headers[i + 1];
   return "";
 }

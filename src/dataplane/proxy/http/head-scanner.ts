@@ -7,7 +7,7 @@
 // Lenient parsers that accept a bare LF (or ignore a bare CR) as a line end
 // disagree with strict ones about where headers end, which is a classic request
 // smuggling vector; refusing both is the safe choice for a proxy (RFC 9112 §2.2).
-import { CR, HttpParseError, LF } from "./syntax.ts";
+import { CR, FAST_PATHS, HttpParseError, LF } from "./syntax.ts";
 
 export interface HeadLimits {
   /** Longest start line (request line / status line) in bytes, CRLF excluded. */
@@ -59,7 +59,7 @@ export class HeadScanner {
   }
 
   reset(): void {
-    this.parts = [];
+    this.parts.length = 0;
     this.total = 0;
     this.lineLen = 0;
     this.lineIndex = 0;
@@ -75,6 +75,15 @@ export class HeadScanner {
    * are needed. Throws HttpParseError on a bare CR/LF or an exceeded limit.
    */
   feed(chunk: Buffer, start: number): number {
+    if (FAST_PATHS.enabled && this.total === 0 && this.lineLen === 0 && !this.prevCR && this.inStartLine) {
+      // A head that starts here and ends in this chunk, the usual case: found in one
+      // tight pass. Anything else (split, leading CRLF, any error) is scanned below.
+      const end = wholeHead(chunk, start, this.limits);
+      if (end > 0) {
+        this.append(chunk, start, end);
+        return end;
+      }
+    }
     const { maxStartLine, maxHeaderBytes, maxHeaders } = this.limits;
     let from = start;
     let i = start;
@@ -95,7 +104,7 @@ export class HeadScanner {
             );
           }
           from = i + 1;
-          this.parts = [];
+          this.parts.length = 0;
           this.total = 0;
           continue;
         }
@@ -154,8 +163,44 @@ export class HeadScanner {
   private append(chunk: Buffer, from: number, to: number): void {
     if (to <= from) return;
     // No copy: net sockets hand out a fresh buffer per read, and heads are parsed at once.
-    const part = chunk.subarray(from, to);
+    const part = from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to);
     this.parts.push(part);
     this.total += part.length;
+  }
+}
+
+/**
+ * The fast path of HeadScanner.feed for a scanner that has seen nothing yet: the
+ * offset just past the head when a whole head starts at `start` with a non-empty
+ * start line, every line ending in CR LF, no bare CR or LF, and every limit kept;
+ * else -1, and feed's byte-by-byte scan decides (incomplete head, leading empty
+ * lines, or the precise error). Whenever this finds an end, that scan finds the same one.
+ */
+function wholeHead(chunk: Buffer, start: number, limits: HeadLimits): number {
+  const n = chunk.length;
+  let i = start;
+  let c = 0;
+  while (i < n) {
+    c = chunk[i];
+    if (c <= CR && (c === CR || c === LF)) break;
+    i++;
+  }
+  if (i === start || i - start > limits.maxStartLine || i + 1 >= n || c !== CR || chunk[i + 1] !== LF)
+    return -1;
+  i += 2;
+  const fieldsStart = i;
+  const { maxHeaderBytes, maxHeaders } = limits;
+  for (let lines = 0; ; lines++) {
+    const lineStart = i;
+    while (i < n) {
+      c = chunk[i];
+      if (c <= CR && (c === CR || c === LF)) break;
+      i++;
+    }
+    if (i + 1 >= n || c !== CR || chunk[i + 1] !== LF) return -1;
+    if (i === lineStart) return i + 2; // the empty line: end of the head
+    // As feed counts: field lines so far, and header bytes up to this line's CR.
+    if (lines + 1 > maxHeaders || i - fieldsStart > maxHeaderBytes) return -1;
+    i += 2;
   }
 }
