@@ -37,7 +37,9 @@ export class HeadScanner {
   private readonly limits: HeadLimits;
   private readonly errors: ScanErrors;
   private readonly skipLeadingCrlf: boolean;
-  private parts: Buffer[] = [];
+  /** The head's bytes so far: `first`, then `more` when it spans several chunks. */
+  private first: Buffer | null = null;
+  private more: Buffer[] | null = null;
   private total = 0;
   /** Bytes of the current line so far (CR LF excluded). */
   private lineLen = 0;
@@ -59,7 +61,8 @@ export class HeadScanner {
   }
 
   reset(): void {
-    this.parts.length = 0;
+    this.first = null;
+    this.more = null;
     this.total = 0;
     this.lineLen = 0;
     this.lineIndex = 0;
@@ -80,7 +83,8 @@ export class HeadScanner {
       // tight pass. Anything else (split, leading CRLF, any error) is scanned below.
       const end = wholeHead(chunk, start, this.limits);
       if (end > 0) {
-        this.append(chunk, start, end);
+        this.first = start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end);
+        this.total = end - start;
         return end;
       }
     }
@@ -104,7 +108,8 @@ export class HeadScanner {
             );
           }
           from = i + 1;
-          this.parts.length = 0;
+          this.first = null;
+          this.more = null;
           this.total = 0;
           continue;
         }
@@ -155,7 +160,8 @@ export class HeadScanner {
 
   /** The complete head (start line through the final CRLF CRLF); resets the scanner. */
   take(): Buffer {
-    const head = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.total);
+    const first = this.first ?? Buffer.alloc(0);
+    const head = this.more === null ? first : Buffer.concat([first, ...this.more], this.total);
     this.reset();
     return head;
   }
@@ -164,7 +170,9 @@ export class HeadScanner {
     if (to <= from) return;
     // No copy: net sockets hand out a fresh buffer per read, and heads are parsed at once.
     const part = from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to);
-    this.parts.push(part);
+    if (this.first === null) this.first = part;
+    else if (this.more === null) this.more = [part];
+    else this.more.push(part);
     this.total += part.length;
   }
 }

@@ -141,7 +141,8 @@ function fieldsFast(head: Buffer, text: string, from: number, out: string[]): nu
     let end = i; // trailing OWS is not part of the value
     while (end > start && (head[end - 1] === SP || head[end - 1] === HTAB)) end--;
     if (canonical && (start !== colon + 2 || head[colon + 1] !== SP || end !== i)) canonical = false;
-    out.push(text.slice(pos, colon), text.slice(start, end));
+    out.push(text.slice(pos, colon));
+    out.push(text.slice(start, end));
     pos = i + 2;
   }
   return canonical ? FIELDS_CANONICAL : FIELDS_VALID;
@@ -243,11 +244,14 @@ interface Framing {
   upgrade: string | undefined;
 }
 
+/** Framing.codings until a Transfer-Encoding is seen (never pushed to). */
+const NO_CODINGS: string[] = [];
+
 function collectFraming(headers: string[], status: number): Framing {
   const f: Framing = {
     contentLength: -1,
     hasLength: false,
-    codings: [],
+    codings: NO_CODINGS,
     hasTransferEncoding: false,
     connection: [],
     hosts: 0,
@@ -279,6 +283,7 @@ function collectFraming(headers: string[], status: number): Framing {
         break;
       case 17:
         if (sameLower(name, "transfer-encoding")) {
+          if (!f.hasTransferEncoding) f.codings = [];
           f.hasTransferEncoding = true;
           // Strict list: an empty element ("chunked,") is refused, since parsers differ on it.
           for (const raw of headers[i + 1].split(",")) {
@@ -345,6 +350,10 @@ function checkCodings(codings: string[], status: number): void {
 // reg-name / IPv4 / IP-literal, optional port. Percent-encoding allowed in reg-name.
 const HOST_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 
+const HOST_INVALID = 0;
+const HOST_LOWERCASE = 1;
+const HOST_MIXED_CASE = 2;
+
 /** HOST_RE's reg-name bytes. */
 const REG_NAME = new Uint8Array(256);
 for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%") {
@@ -355,19 +364,27 @@ for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
  * HOST_RE.test(v) without the regex call for everything but IP literals: reg-name
  * bytes, then optionally ":" and digits. (Only the bracketed branch of HOST_RE can
  * match a value starting with "[", and reg-name holds no ":", so this is the same test.)
+ * A valid Host of ASCII without A-Z is its own lowercase: HOST_LOWERCASE spares the copy.
  */
-function validHost(v: string): boolean {
-  if (!FAST_PATHS.enabled || v.charCodeAt(0) === 0x5b) return HOST_RE.test(v);
+function validHost(v: string): number {
+  if (!FAST_PATHS.enabled || v.charCodeAt(0) === 0x5b)
+    return HOST_RE.test(v) ? HOST_MIXED_CASE : HOST_INVALID;
   const n = v.length;
+  let upper = false;
   let i = 0;
-  while (i < n && REG_NAME[v.charCodeAt(i)] === 1) i++;
-  if (i === n) return true;
-  if (v.charCodeAt(i) !== COLON) return false;
-  for (i++; i < n; i++) {
-    const d = v.charCodeAt(i);
-    if (d < 0x30 || d > 0x39) return false;
+  for (; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (REG_NAME[c] !== 1) break;
+    if (c <= 0x5a && c >= 0x41) upper = true;
   }
-  return true;
+  if (i < n) {
+    if (v.charCodeAt(i) !== COLON) return HOST_INVALID;
+    for (i++; i < n; i++) {
+      const d = v.charCodeAt(i);
+      if (d < 0x30 || d > 0x39) return HOST_INVALID;
+    }
+  }
+  return upper ? HOST_MIXED_CASE : HOST_LOWERCASE;
 }
 
 function parseVersion(v: string, status: number): number {
@@ -384,12 +401,13 @@ function parseVersion(v: string, status: number): number {
 }
 
 /**
- * The common request line, "METHOD SP target SP HTTP/1.x", checked in one pass:
- * returns the offset of its second SP, or -1 when requestLineExact must judge it.
- * A method of tchars and a target of visible ASCII hold no SP, so the two SPs found
- * here are the first two, which is what requestLineExact splits on.
+ * The common request line, "METHOD SP target SP HTTP/1.x" CR LF within the first
+ * `n` bytes, checked in one pass: returns the offset of its second SP, or -1 when
+ * requestLineExact must judge it. A method of tchars and a target of visible ASCII
+ * hold no SP, CR or LF, so the SPs and the CR LF found here are the first ones,
+ * which is what parseRequestHead and requestLineExact look for.
  */
-function requestLineFast(head: Buffer, startEnd: number): number {
+function requestLineFast(head: Buffer, n: number): number {
   const tchar = TCHAR_;
   const targetByte = TARGET_;
   let i = 0;
@@ -397,7 +415,7 @@ function requestLineFast(head: Buffer, startEnd: number): number {
   if (head[i] !== SP || i === 0) return -1;
   const sp1 = i++;
   while (targetByte[head[i]] === 1) i++;
-  if (head[i] !== SP || i === sp1 + 1 || startEnd !== i + 9) return -1;
+  if (head[i] !== SP || i === sp1 + 1 || i + 11 > n || head[i + 9] !== CR || head[i + 10] !== LF) return -1;
   // "HTTP/1.0" or "HTTP/1.1"
   if (head[i + 1] !== 0x48 || head[i + 2] !== 0x54 || head[i + 3] !== 0x54 || head[i + 4] !== 0x50) return -1;
   if (head[i + 5] !== 0x2f || head[i + 6] !== 0x31 || head[i + 7] !== 0x2e) return -1;
@@ -428,8 +446,8 @@ function requestLineExact(startLine: string): { method: string; target: string; 
 /** Parse a request head. Throws HttpParseError (status 400/501/505) on anything not strictly valid. */
 export function parseRequestHead(head: Buffer): RequestHead {
   const text = headText(head);
-  const startEnd = text.indexOf("\r\n");
-  const sp2 = FAST_PATHS.enabled ? requestLineFast(head, startEnd) : -1;
+  const sp2 = FAST_PATHS.enabled ? requestLineFast(head, text.length) : -1;
+  const startEnd = sp2 > 0 ? sp2 + 9 : text.indexOf("\r\n");
   let method: string;
   let target: string;
   let minor: number;
@@ -470,11 +488,15 @@ export function parseRequestHead(head: Buffer): RequestHead {
   const hostField = f.host;
   if (minor === 1 && hostField === undefined)
     throw new HttpParseError("missing-host", 400, "missing Host header");
-  if (hostField !== undefined && !validHost(hostField)) {
+  const hostShape = hostField === undefined ? HOST_LOWERCASE : validHost(hostField);
+  if (hostShape === HOST_INVALID) {
     throw new HttpParseError("bad-host", 400, "invalid Host header");
   }
   // With absolute-form the URI's authority wins over Host (RFC 9112 §3.2.2).
-  const host = (uriHost || hostField || "").toLowerCase();
+  const host =
+    uriHost === "" && hostShape === HOST_LOWERCASE
+      ? (hostField ?? "")
+      : (uriHost || hostField || "").toLowerCase();
 
   let bodyKind: RequestHead["bodyKind"] = "none";
   let contentLength = 0;
@@ -521,11 +543,12 @@ export function parseRequestHead(head: Buffer): RequestHead {
  */
 export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
   const text = headText(head);
-  const startEnd = text.indexOf("\r\n");
+  const fastEnd = FAST_PATHS.enabled ? statusLineFast(head, text.length) : -1;
+  const startEnd = fastEnd > 0 ? fastEnd : text.indexOf("\r\n");
   let minor: number;
   let status: number;
   let reason: string;
-  if (FAST_PATHS.enabled && statusLineFast(head, startEnd)) {
+  if (fastEnd > 0) {
     minor = head[7] - 0x30;
     status = (head[9] - 0x30) * 100 + (head[10] - 0x30) * 10 + head[11] - 0x30;
     reason = startEnd > 13 ? text.slice(13, startEnd) : "";
@@ -576,25 +599,28 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
 /**
- * The common status line, "HTTP/1.x SP 3DIGIT [SP reason]" with a reason of field
- * bytes, checked without the regex: true when statusLineExact would accept it (and
- * read the same version, status and reason), false when it must judge it.
+ * The common status line, "HTTP/1.x SP 3DIGIT [SP reason]" CR LF within the first
+ * `n` bytes, with a reason of field bytes, checked without the regex: the offset of
+ * its CR when statusLineExact would accept it (and read the same version, status and
+ * reason; field bytes hold no CR, so that CR LF is the first), else -1 and
+ * statusLineExact must judge it.
  */
-function statusLineFast(head: Buffer, startEnd: number): boolean {
-  if (startEnd < 12) return false;
+function statusLineFast(head: Buffer, n: number): number {
   // "HTTP/1.0 " or "HTTP/1.1 "
   if (head[0] !== 0x48 || head[1] !== 0x54 || head[2] !== 0x54 || head[3] !== 0x50 || head[4] !== 0x2f) {
-    return false;
+    return -1;
   }
   const v = head[7];
-  if (head[5] !== 0x31 || head[6] !== 0x2e || (v !== 0x31 && v !== 0x30) || head[8] !== SP) return false;
+  if (head[5] !== 0x31 || head[6] !== 0x2e || (v !== 0x31 && v !== 0x30) || head[8] !== SP) return -1;
   const d = head[9];
-  if (d < 0x31 || d > 0x39 || !isDigit(head[10]) || !isDigit(head[11])) return false;
-  if (startEnd === 12) return true;
-  if (head[12] !== SP) return false;
-  const fieldValue = FIELD_VALUE_;
-  for (let i = 13; i < startEnd; i++) if (fieldValue[head[i]] !== 1) return false;
-  return true;
+  if (d < 0x31 || d > 0x39 || !isDigit(head[10]) || !isDigit(head[11])) return -1;
+  let i = 12;
+  if (head[12] === SP) {
+    const fieldValue = FIELD_VALUE_;
+    i = 13;
+    while (fieldValue[head[i]] === 1) i++;
+  }
+  return i + 2 <= n && head[i] === CR && head[i + 1] === LF ? i : -1;
 }
 
 /** The exact status-line parser: the reference for statusLineFast, and the one that names the error. */
