@@ -4,7 +4,7 @@
 // the connection intent of each hop stated explicitly. Pure string building.
 import type { HeaderRules } from "../../../config/routes.ts";
 import type { RequestHead, ResponseHead } from "./message-head.ts";
-import { FAST_PATHS, sameLower } from "./syntax.ts";
+import { FAST_PATHS, sameLower, sameName } from "./syntax.ts";
 
 // What the rewrites below do with a field, decided from its name without
 // lowercasing it (a string per field, hashed again for a Set lookup).
@@ -27,38 +27,39 @@ const X_FORWARDED_HOST = 7;
 export function fieldRole(name: string, connection: string[]): number {
   switch (name.length) {
     case 2:
-      if (sameLower(name, "te")) return HOP;
+      if (sameName(name, "TE", "te")) return HOP;
       break;
     case 4:
-      if (sameLower(name, "host")) return HOST;
+      if (sameName(name, "Host", "host")) return HOST;
       break;
     case 7:
-      if (sameLower(name, "upgrade")) return UPGRADE;
-      if (sameLower(name, "trailer")) return HOP;
+      if (sameName(name, "Upgrade", "upgrade")) return UPGRADE;
+      if (sameName(name, "Trailer", "trailer")) return HOP;
       break;
     case 10:
-      if (sameLower(name, "connection") || sameLower(name, "keep-alive")) return HOP;
+      if (sameName(name, "Connection", "connection") || sameName(name, "Keep-Alive", "keep-alive"))
+        return HOP;
       break;
     case 14:
-      if (sameLower(name, "content-length")) return KEEP;
+      if (sameName(name, "Content-Length", "content-length")) return KEEP;
       break;
     case 16:
-      if (sameLower(name, "proxy-connection")) return HOP;
+      if (sameName(name, "Proxy-Connection", "proxy-connection")) return HOP;
       break;
     case 17:
-      if (sameLower(name, "transfer-encoding")) return TRANSFER_ENCODING;
+      if (sameName(name, "Transfer-Encoding", "transfer-encoding")) return TRANSFER_ENCODING;
       break;
   }
   for (let i = 0; i < connection.length; i++) if (sameLower(name, connection[i])) return HOP;
   switch (name.length) {
     case 15:
-      if (sameLower(name, "x-forwarded-for")) return X_FORWARDED_FOR;
+      if (sameName(name, "X-Forwarded-For", "x-forwarded-for")) return X_FORWARDED_FOR;
       break;
     case 16:
-      if (sameLower(name, "x-forwarded-host")) return X_FORWARDED_HOST;
+      if (sameName(name, "X-Forwarded-Host", "x-forwarded-host")) return X_FORWARDED_HOST;
       break;
     case 17:
-      if (sameLower(name, "x-forwarded-proto")) return X_FORWARDED_PROTO;
+      if (sameName(name, "X-Forwarded-Proto", "x-forwarded-proto")) return X_FORWARDED_PROTO;
       break;
   }
   return KEEP;

@@ -16,6 +16,7 @@ import {
   LF,
   SP,
   sameLower,
+  sameName,
   TARGET,
   TCHAR,
 } from "./syntax.ts";
@@ -265,24 +266,24 @@ function collectFraming(headers: string[], status: number): Framing {
     // lowercasing spares a string per field.
     switch (name.length) {
       case 4:
-        if (sameLower(name, "host")) {
+        if (sameName(name, "Host", "host")) {
           if (f.hosts++ === 0) f.host = headers[i + 1];
         }
         break;
       case 6:
-        if (f.expect === undefined && sameLower(name, "expect")) f.expect = headers[i + 1];
+        if (f.expect === undefined && sameName(name, "Expect", "expect")) f.expect = headers[i + 1];
         break;
       case 7:
-        if (f.upgrade === undefined && sameLower(name, "upgrade")) f.upgrade = headers[i + 1];
+        if (f.upgrade === undefined && sameName(name, "Upgrade", "upgrade")) f.upgrade = headers[i + 1];
         break;
       case 10:
-        if (sameLower(name, "connection")) listTokens(headers[i + 1], f.connection);
+        if (sameName(name, "Connection", "connection")) listTokens(headers[i + 1], f.connection);
         break;
       case 14:
-        if (sameLower(name, "content-length")) contentLength(f, headers[i + 1], status);
+        if (sameName(name, "Content-Length", "content-length")) contentLength(f, headers[i + 1], status);
         break;
       case 17:
-        if (sameLower(name, "transfer-encoding")) {
+        if (sameName(name, "Transfer-Encoding", "transfer-encoding")) {
           if (!f.hasTransferEncoding) f.codings = [];
           f.hasTransferEncoding = true;
           // Strict list: an empty element ("chunked,") is refused, since parsers differ on it.

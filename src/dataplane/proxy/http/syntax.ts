@@ -55,6 +55,11 @@ export function sameLower(s: string, lower: string): boolean {
   return true;
 }
 
+/** sameLower(s, lower), trying the name's usual spelling first (one native string compare). */
+export function sameName(s: string, usual: string, lower: string): boolean {
+  return s === usual || sameLower(s, lower);
+}
+
 /**
  * The head code has fast paths that accept the common, valid case with less work
  * and hand everything else to the exact code, which decides the precise error.
