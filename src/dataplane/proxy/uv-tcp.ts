@@ -575,20 +575,3 @@ export function connectTcp(
   }
   return stream;
 }
-
-/**
- * Take over the socket of a net.Socket a net.Server has just accepted (created with
- * pauseOnConnect, so nothing has been read): the same connection as a TcpStream, and
- * the net.Socket is released without closing it. Null if the socket has no handle
- * (already closed). Lets a listener keep net/tls servers for accepting while the
- * cleartext connections run on handles.
- */
-export function adoptAccepted(socket: import("node:net").Socket): TcpStream | null {
-  const s = socket as unknown as { _handle: UvTcpHandle | null };
-  const handle = s._handle;
-  if (handle === null || typeof handle?.readStart !== "function") return null;
-  s._handle = null;
-  // With no handle, destroy() only releases the object (and the server's count of it).
-  socket.destroy();
-  return new TcpStream(handle, NO_EVENTS);
-}

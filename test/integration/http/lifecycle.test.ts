@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { after, describe, test } from "node:test";
+import { createHttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import {
   desiredFrontend,
   type HttpBackend,
@@ -95,5 +96,33 @@ describe("listener lifecycle: stop drains, update moves new requests, flush cuts
     } finally {
       await proxy.stop(100);
     }
+  });
+
+  test("a taken port fails start() with LISTEN_FAILED naming EADDRINUSE; stop() frees the port", async () => {
+    const b = await slowBackend(0, "x");
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(0, "127.0.0.1", r));
+    const taken = (squatter.address() as { port: number }).port;
+    const fe = desiredFrontend([{ name: "b", port: b.port }]);
+    const onTaken = { ...fe, listen: { host: "127.0.0.1", port: taken } };
+    onTaken.settings = { ...fe.settings, listen: onTaken.listen };
+    const refused = createHttpListener(onTaken);
+    await assert.rejects(refused.start(), { code: "LISTEN_FAILED", message: /EADDRINUSE/ });
+    await refused.stop(0);
+    await new Promise((r) => squatter.close(r));
+    const { proxy, port } = await startProxy(onTaken);
+    assert.equal(port, taken);
+    const reply = await rawRequest(port, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", {
+      timeout: 3000,
+    });
+    assert.deepEqual(statusLines(reply), [200]);
+    await proxy.stop(100);
+    // Bound again at once: the listening socket is gone.
+    const again = createServer();
+    await new Promise<void>((resolve, reject) => {
+      again.once("error", reject);
+      again.listen(taken, "127.0.0.1", resolve);
+    });
+    await new Promise((r) => again.close(r));
   });
 });

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import { UvSocket } from "../../../src/dataplane/proxy/http/uv-socket.ts";
-import { adoptAccepted } from "../../../src/dataplane/proxy/uv-tcp.ts";
+import { TcpServer } from "../../../src/dataplane/proxy/uv-tcp.ts";
 import { readBytes } from "../../helpers/proxy-peers.ts";
 import { delay, waitFor } from "../../helpers/wait.ts";
 
@@ -22,14 +22,14 @@ async function pair(): Promise<{ uv: UvSocket; client: Socket }> {
   const accepted = new Promise<UvSocket>((r) => {
     take = r;
   });
-  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
-    const stream = adoptAccepted(socket);
-    assert.ok(stream !== null);
-    take(new UvSocket(stream));
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
+  const server = TcpServer.listen(
+    "127.0.0.1",
+    0,
+    {},
+    (stream) => take(new UvSocket(stream)),
+    () => {},
+  );
+  const port = server.address()!.port;
   const client = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
   client.on("error", () => {});
   const uv = await accepted;

@@ -168,8 +168,8 @@ export class ClientConnection implements UpstreamOwner {
     s.off("close", this.onClose);
     s.setTimeout(0);
     this.fe.connectionClosed(this);
-    // Frontends with h2c keep net.Sockets (the listener adopts handles only without it).
-    if (s instanceof Socket) this.fe.adoptH2c(s, first);
+    // A real connection (not the virtual one of an HTTP/2 stream) goes to the h2 server.
+    if (this.realSocket) this.fe.adoptH2c(s, first);
     else s.destroy();
   }
 

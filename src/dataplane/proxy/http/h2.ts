@@ -21,6 +21,7 @@ import { DEFAULT_HEAD_LIMITS, HeadScanner } from "./head-scanner.ts";
 import { parseResponseHead, type ResponseHead } from "./message-head.ts";
 import { RESPONSE_SCAN_ERRORS } from "./parse.ts";
 import { FIELD_VALUE, isToken } from "./syntax.ts";
+import type { ClientSocket } from "./uv-socket.ts";
 
 /** What the bridge needs from the listener. */
 export interface H2Host {
@@ -323,16 +324,20 @@ const cleartextRemotes = new WeakMap<ServerHttp2Session, Remote>();
 let adopting: Remote | null = null;
 
 /**
- * A Duplex over `socket` that yields `first` (bytes already read from it) before the
- * socket's own: node:http2 reads a net.Socket's handle directly and would miss them.
+ * A Duplex over `socket` (a net.Socket, or the UvSocket of a cleartext client) that
+ * yields `first` (bytes already read from it) before the socket's own: node:http2
+ * reads a net.Socket's handle directly and would miss them, and has no way to drive
+ * a UvSocket.
  */
-export function replayingDuplex(socket: Socket, first: Buffer): Duplex {
+export function replayingDuplex(socket: ClientSocket, first: Buffer): Duplex {
   const wrapper = new Duplex({
     read() {
       socket.resume();
     },
     write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, cb);
+      // Done when the bytes are in the kernel, or once the socket's queue drains.
+      if (socket.write(chunk)) cb();
+      else socket.once("drain", () => cb());
     },
     final(cb) {
       socket.end();
@@ -358,7 +363,7 @@ export function replayingDuplex(socket: Socket, first: Buffer): Duplex {
  * Serve a plain connection that opened with the HTTP/2 preface (h2c prior knowledge),
  * over a replaying Duplex (above).
  */
-export function adoptCleartext(server: Http2Server, socket: Socket, first: Buffer): void {
+export function adoptCleartext(server: Http2Server, socket: ClientSocket, first: Buffer): void {
   const wrapper = replayingDuplex(socket, first);
   adopting = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
   try {

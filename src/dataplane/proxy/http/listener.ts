@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import type { Http2Server, ServerHttp2Session } from "node:http2";
-import { BlockList, createServer, isIP, type Server, type Socket } from "node:net";
+import { BlockList, isIP } from "node:net";
 import {
   type ConnectionOptions,
   createServer as createTlsServer,
@@ -19,7 +19,7 @@ import type { DesiredFrontend } from "../../../model/desired.ts";
 import type { HttpStats, TrafficCounters } from "../../types.ts";
 import { listenError } from "../listen-error.ts";
 import type { FrontendListener, ListenerOptions } from "../listener.ts";
-import { adoptAccepted } from "../uv-tcp.ts";
+import { TcpServer } from "../uv-tcp.ts";
 import { ClientConnection } from "./client-connection.ts";
 import { type CompiledHeaderRules, compileHeaderRules } from "./forward-head.ts";
 import { type ForwardPolicy, frontendPolicy, routePolicies } from "./forward-policy.ts";
@@ -118,8 +118,13 @@ export class HttpListener implements FrontendListener {
   private outlierTimerAt = 0;
 
   private frontend: DesiredFrontend;
-  private readonly server: Server | TlsServer;
+  /** https frontends: Node's TLS server. */
   private readonly tlsServer: TlsServer | null = null;
+  /**
+   * http frontends: a listening libuv handle whose accepted connections become
+   * UvSockets directly (no net.Socket is built per connection only to be dropped).
+   */
+  private uvServer: TcpServer | null = null;
   private tls: LoadedTls | null = null;
   private tlsKey = "";
   /** Certificate sets loaded by update() after start (for tests and the admin API). */
@@ -172,16 +177,9 @@ export class HttpListener implements FrontendListener {
         this.tlsErrors++;
         socket.destroy();
       });
+      tlsServer.on("error", () => {}); // listen errors are reported by start()
       this.tlsServer = tlsServer;
-      this.server = tlsServer;
-    } else {
-      // pauseOnConnect: a socket whose connection moves to a libuv handle must not
-      // have started reading as a net.Socket.
-      this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) =>
-        this.acceptCleartext(socket),
-      );
     }
-    this.server.on("error", () => {}); // listen errors are reported by start()
   }
 
   private apply(frontend: DesiredFrontend): void {
@@ -349,40 +347,48 @@ export class HttpListener implements FrontendListener {
     }
     if (this.opts.noListen) return;
     const { host, port } = this.frontend.listen;
+    const reusePort = this.opts.reusePort === true;
+    const server = this.tlsServer;
+    if (server === null) {
+      if (this.uvServer !== null || this.stopping) return;
+      try {
+        this.uvServer = TcpServer.listen(
+          host,
+          port,
+          { reusePort },
+          (stream) => this.accept(new UvSocket(stream)),
+          // Accept failures (e.g. EMFILE) are logged; the server keeps listening.
+          (err) => this.opts.log?.error({ frontend: this.name, err }, "http accept failed"),
+        );
+      } catch (err) {
+        throw listenError(this.name, "tcp", host, port, err as NodeJS.ErrnoException);
+      }
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        this.server.off("listening", onListening);
+        server.off("listening", onListening);
         reject(listenError(this.name, "tcp", host, port, err));
       };
       const onListening = () => {
-        this.server.off("error", onError);
+        server.off("error", onError);
         resolve();
       };
-      this.server.once("error", onError);
-      this.server.once("listening", onListening);
-      this.server.listen({ host, port, reusePort: this.opts.reusePort === true });
+      server.once("error", onError);
+      server.once("listening", onListening);
+      server.listen({ host, port, reusePort });
     });
   }
 
   /** The bound address (useful with port 0), null before start() / after stop(). */
   address(): HostPort | null {
-    const a = this.server.address();
+    if (this.uvServer !== null) {
+      const a = this.uvServer.address();
+      return a === null ? null : { host: a.address, port: a.port };
+    }
+    const a = this.tlsServer?.address() ?? null;
     if (a === null || typeof a === "string") return null;
     return { host: a.address, port: a.port };
-  }
-
-  /**
-   * A cleartext connection runs on its libuv handle (uv-socket.ts: cheaper per request
-   * than net.Socket), except with h2c, whose HTTP/2 server needs a net.Socket.
-   */
-  private acceptCleartext(socket: Socket): void {
-    const handle = this.settings.h2c ? null : adoptAccepted(socket);
-    if (handle === null) {
-      socket.resume();
-      this.accept(socket);
-    } else {
-      this.accept(new UvSocket(handle));
-    }
   }
 
   /** Serve an already-accepted socket (used by TLS front ends and tests). */
@@ -399,7 +405,7 @@ export class HttpListener implements FrontendListener {
   }
 
   /** A plain connection that opened with the HTTP/2 preface (h2c prior knowledge). */
-  adoptH2c(socket: Socket, first: Buffer): void {
+  adoptH2c(socket: ClientSocket, first: Buffer): void {
     if (this.stopping) {
       socket.destroy();
       return;
@@ -461,7 +467,10 @@ export class HttpListener implements FrontendListener {
 
   async stop(drainTimeout: number): Promise<void> {
     this.stopping = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const tls = this.tlsServer;
+    const closed = tls?.listening ? new Promise<void>((resolve) => tls.close(() => resolve())) : null;
+    this.uvServer?.close();
+    this.uvServer = null;
     // HTTP/2: GOAWAY now; open streams finish (they are connections in the set below).
     for (const s of this.h2Sessions) s.close();
     this.pool.closeIdle();
@@ -476,7 +485,7 @@ export class HttpListener implements FrontendListener {
     this.outlierTimer = null;
     this.transport.h2?.destroyAll();
     this.pool.closeIdle();
-    if (!this.opts.noListen && this.server.listening) await closed;
+    if (closed !== null) await closed;
   }
 
   stats(): TrafficCounters & {

@@ -4,8 +4,8 @@
 // net.Socket: a keep-alive request is one read and one write on each side, and
 // net.Socket's stream layer (a fresh buffer and a Readable push per read, the
 // Writable machinery and a timer refresh per write) was a large share of that. TLS
-// connections and the h2c hand-over keep net.Socket (the TLS and HTTP/2 layers need
-// one).
+// connections keep net.Socket (the TLS layer needs one); an h2c connection reaches
+// the HTTP/2 server through a Duplex around its UvSocket (h2.ts).
 //
 // Semantics kept from net.Socket: 'data' on every read (a client connection's chunk
 // is a copy the listener may keep, in Node's small-buffer pool for small reads; a
@@ -44,6 +44,8 @@ export interface ClientSocket {
   on(event: string, listener: (...args: any[]) => void): unknown;
   // biome-ignore lint/suspicious/noExplicitAny: as above
   off(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  once(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 export class UvSocket extends EventEmitter implements TcpStreamEvents, ClientSocket {
