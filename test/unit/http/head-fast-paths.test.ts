@@ -333,6 +333,28 @@ describe("message heads: the fast paths agree with the exact parsers", () => {
   test("every request head of the table", () => {
     for (const text of REQUEST_HEADS) agree(parseReq(text), show(text));
   });
+  test("heads that do not end in CR LF CR LF (callers other than the scanner) agree too", () => {
+    for (const raw of [
+      "GET / HTTP/1.1\r\nHost: h\r\n\n",
+      "GET / HTTP/1.1\r\nHost: h\r\n\r",
+      "GET / HTTP/1.1\r\nHost: h\r\n",
+      "GET / HTTP/1.1\r\n\n",
+      "GET / HTTP/1.1\r\n",
+      "GET / HTTP/1.1\n",
+      "HTTP/1.1 200 OK\r\nA: b\r\n\n",
+      "HTTP/1.1 200 OK\r\n\n",
+      "HTTP/1.1 200 OK\r\n",
+      "HTTP/1.1 200\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\nX:v",
+      "GET / HTTP/1.1\r\nHost: h\r\nX: \r\n",
+      "\r\n",
+      "x",
+      "",
+    ]) {
+      agree(() => comparable(parseRequestHead(latin1(raw))), `request ${show(raw)}`);
+      agree(() => comparable(parseResponseHead(latin1(raw), "GET")), `response ${show(raw)}`);
+    }
+  });
   test("every response head of the table, for GET and HEAD", () => {
     for (const text of RESPONSE_HEADS) {
       for (const method of ["GET", "HEAD"]) agree(parseRes(text, method), `${method} ${show(text)}`);

@@ -138,7 +138,9 @@ function fieldsFast(head: Buffer, text: string, from: number, out: string[]): nu
     while (c === SP || c === HTAB) c = head[++i];
     const start = i;
     while (fieldValue[head[i]] === 1) i++;
-    if (i >= n || head[i] !== CR || head[i + 1] !== LF) return FIELDS_ASK_EXACT;
+    // Both CR and LF within `text` (past it are the head's last two bytes, which
+    // parseFieldsExact does not read either).
+    if (i + 1 >= n || head[i] !== CR || head[i + 1] !== LF) return FIELDS_ASK_EXACT;
     let end = i; // trailing OWS is not part of the value
     while (end > start && (head[end - 1] === SP || head[end - 1] === HTAB)) end--;
     if (canonical && (start !== colon + 2 || head[colon + 1] !== SP || end !== i)) canonical = false;
