@@ -201,9 +201,10 @@ export function forwardRequestHead(req: RequestHead, ctx: ForwardContext): strin
       out += keep ? `${name}: ${value}\r\n` : replacement;
       continue;
     }
-    pos += name.length + value.length + 4;
+    const lineStart = pos;
+    pos += name.length + value.length + 4; // "name: value\r\n"
     if (!keep) {
-      out += text.slice(run, pos - name.length - value.length - 4) + replacement;
+      out += text.slice(run, lineStart) + replacement;
       run = pos;
     }
   }
@@ -278,9 +279,10 @@ export function forwardResponseHead(
       if (keep) out += `${name}: ${value}\r\n`;
       continue;
     }
-    pos += name.length + value.length + 4;
+    const lineStart = pos;
+    pos += name.length + value.length + 4; // "name: value\r\n"
     if (!keep) {
-      out += text.slice(run, pos - name.length - value.length - 4);
+      out += text.slice(run, lineStart);
       run = pos;
     }
   }
