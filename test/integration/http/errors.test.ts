@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { get as httpGet } from "node:http";
+import { connect } from "node:net";
 import { after, describe, test } from "node:test";
 import {
   deadPort,
@@ -141,6 +142,55 @@ describe("proxy errors: 502, 503, 504, 408 with short text bodies", () => {
     assert.deepEqual(statusLines(reply), [200]);
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 150 && elapsed < 2500, `closed after ${elapsed} ms`);
+  });
+
+  test("a client silent for idle-timeout is cut, even while its request waits for the backend", async () => {
+    const b = await startRawBackend(); // accepts, reads, never answers
+    cleanups.push(() => b.close());
+    const port = await proxyFor([{ name: "b", port: b.port }], {
+      idleTimeout: 300,
+      http: { responseTimeout: 20_000 },
+    });
+    const started = Date.now();
+    const s = connect(port, "127.0.0.1");
+    s.on("error", () => {});
+    s.write(GET);
+    const closed = await new Promise<boolean>((r) => {
+      const timer = setTimeout(() => r(false), 5000);
+      s.on("close", () => {
+        clearTimeout(timer);
+        r(true);
+      });
+    });
+    s.destroy();
+    const elapsed = Date.now() - started;
+    assert.ok(closed, "the proxy closed the silent connection within 5 s");
+    assert.ok(elapsed >= 250, `cut after ${elapsed} ms`);
+  });
+
+  test("a client that never closes its side after a Connection: close response is let go after 2 s of silence", async () => {
+    const good = await startHttpBackend((_req, res) => res.end("x"));
+    cleanups.push(() => good.close());
+    const { proxy, port } = await startProxy(desiredFrontend([{ name: "b", port: good.port }]));
+    cleanups.push(() => proxy.stop(50));
+    const s = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    s.on("error", () => {});
+    cleanups.push(async () => void s.destroy());
+    let reply = "";
+    s.on("data", (d: Buffer) => {
+      reply += d.toString("latin1");
+    });
+    const ended = new Promise((r) => s.on("end", r));
+    s.write(GET);
+    await ended; // the proxy's FIN; ours never comes
+    const finAt = Date.now();
+    assert.deepEqual(statusLines(reply), [200]);
+    await sleep(1000);
+    assert.equal(proxy.stats().connectionsActive, 1, "still lingering after 1 s");
+    while (proxy.stats().connectionsActive > 0 && Date.now() - finAt < 6000) await sleep(20);
+    const elapsed = Date.now() - finAt;
+    assert.equal(proxy.stats().connectionsActive, 0, "gone within 6 s");
+    assert.ok(elapsed >= 1900, `gone after ${elapsed} ms`);
   });
 
   test("a pooled connection the backend closed meanwhile is replaced transparently", async () => {

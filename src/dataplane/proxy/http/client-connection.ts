@@ -42,12 +42,14 @@ const RES_BODY = 2;
 const RES_DONE = 3;
 const RES_TUNNEL = 4;
 
-// The one timer a connection needs at a time.
+// The one deadline a connection has at a time (checked by the listener's sweep).
 const T_NONE = 0;
 const T_HEAD = 1; // request head must complete (slowloris guard) -> 408
 const T_IDLE = 2; // keep-alive idle between requests -> close quietly
 const T_CONNECT = 3; // backend connect -> try another backend
 const T_RESPONSE = 4; // backend response head -> 504
+/** How long a closing connection may stay silent before it is destroyed. */
+export const LINGER_MS = 2000;
 
 export class ClientConnection implements UpstreamOwner {
   readonly socket: ClientSocket;
@@ -109,17 +111,23 @@ export class ClientConnection implements UpstreamOwner {
   private waitingUpstreamDrain = false;
   private waitingClientDrain = false;
 
-  // Lazy timer: setTimer only records the kind and deadline, and arms a real timer
-  // only when none is armed to fire by then. A keep-alive exchange sets and clears a
-  // timer three times, so per-request setTimeout/clearTimeout would be its own cost;
-  // this way the armed timer fires about once per timeout period and re-arms itself
-  // for whatever deadline is current (never earlier than that deadline).
-  private timer: NodeJS.Timeout | null = null;
+  // No timer of its own: setTimer only records the kind and deadline, and the
+  // listener's sweep (HttpListener.sweep, a few times a second) calls sweep() below.
+  // A keep-alive exchange sets and clears a deadline three times and a short
+  // connection lives a few milliseconds: a Node timer for each (an object, a list
+  // insert and removal) was a measurable share of the CPU of a new connection.
   private timerKind = T_NONE;
   /** When the current kind's timeout expires (performance.now() ms). */
   private deadline = 0;
-  /** When the armed timer fires (performance.now() ms). */
-  private timerAt = 0;
+  /**
+   * Inactivity of a real socket, checked by the sweep from its byte counts (Node
+   * timers per socket are what this avoids): the limit (idleTimeout, or LINGER_MS
+   * once closing), the bytes seen at the last sweep and when they last changed.
+   * Virtual sockets (HTTP/2 streams) keep their own socket timeout.
+   */
+  private idleLimit: number;
+  private idleBytes = -1;
+  private idleSince = 0;
 
   constructor(socket: ClientSocket, fe: HttpListener) {
     this.socket = socket;
@@ -131,7 +139,8 @@ export class ClientConnection implements UpstreamOwner {
     this.clientAddress = normalizeClientAddress(socket.remoteAddress ?? "");
     this.flow = { address: this.clientAddress, port: socket.remotePort ?? 0 };
     socket.setNoDelay(true);
-    socket.setTimeout(fe.idleTimeout);
+    this.idleLimit = fe.idleTimeout;
+    if (!this.realSocket) socket.setTimeout(fe.idleTimeout);
     socket.on("data", this.onData);
     socket.on("drain", this.onDrain);
     socket.on("end", this.onEnd);
@@ -166,7 +175,7 @@ export class ClientConnection implements UpstreamOwner {
     s.off("end", this.onEnd);
     s.off("timeout", this.onSocketTimeout);
     s.off("close", this.onClose);
-    s.setTimeout(0);
+    if (!this.realSocket) s.setTimeout(0);
     this.fe.connectionClosed(this);
     // A real connection (not the virtual one of an HTTP/2 stream) goes to the h2 server.
     if (this.realSocket) this.fe.adoptH2c(s, first);
@@ -555,7 +564,7 @@ export class ClientConnection implements UpstreamOwner {
     if (!this.socket.destroyed) {
       this.socket.end(buf);
       this.socket.resume(); // read and drop whatever the client still sends until it closes
-      this.socket.setTimeout(2000);
+      this.lingerLimit();
     }
   }
 
@@ -564,7 +573,7 @@ export class ClientConnection implements UpstreamOwner {
     this.clearTimer();
     if (!this.socket.destroyed) {
       this.socket.end();
-      this.socket.setTimeout(2000);
+      this.lingerLimit();
     }
   }
 
@@ -1070,33 +1079,41 @@ export class ClientConnection implements UpstreamOwner {
   private setTimer(kind: number, ms: number): void {
     this.timerKind = kind;
     this.deadline = performance.now() + ms;
-    if (this.timer !== null) {
-      if (this.timerAt <= this.deadline) return; // fires first, then re-arms for the rest
-      clearTimeout(this.timer);
-    }
-    this.timerAt = this.deadline;
-    this.timer = setTimeout(this.onTimer, ms);
   }
 
-  /** No timeout applies now; the armed timer stays (unless closed) and finds nothing to do. */
+  /** No timeout applies now. */
   private clearTimer(): void {
     this.timerKind = T_NONE;
-    if (this.closed && this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
+  }
+
+  /** Closing: a socket silent for LINGER_MS is destroyed (the client may never send its FIN). */
+  private lingerLimit(): void {
+    if (this.realSocket) {
+      this.idleLimit = LINGER_MS;
+      this.idleBytes = -1; // counts from the next sweep
+    } else {
+      this.socket.setTimeout(LINGER_MS);
     }
   }
 
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    const kind = this.timerKind;
-    if (this.closed || kind === T_NONE) return;
-    const left = this.deadline - performance.now();
-    if (left > 0) {
-      this.timerAt = this.deadline;
-      this.timer = setTimeout(this.onTimer, left);
-      return;
+  /**
+   * Called by the listener's sweep with its clock (performance.now()): a deadline
+   * that has passed fires; a real socket whose byte counts stood still for its idle
+   * limit is aborted (noticed at most two sweep periods late, never early).
+   */
+  sweep(now: number): void {
+    if (this.realSocket && !this.socket.destroyed) {
+      const bytes = this.socket.bytesRead + this.socket.bytesWritten;
+      if (bytes !== this.idleBytes) {
+        this.idleBytes = bytes;
+        this.idleSince = now;
+      } else if (now - this.idleSince >= this.idleLimit) {
+        this.onSocketTimeout();
+        return;
+      }
     }
+    const kind = this.timerKind;
+    if (kind === T_NONE || this.closed || now < this.deadline) return;
     this.timerKind = T_NONE;
     switch (kind) {
       case T_HEAD:
@@ -1119,7 +1136,7 @@ export class ClientConnection implements UpstreamOwner {
         this.failExchange(504);
         break;
     }
-  };
+  }
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");

@@ -20,7 +20,7 @@ import type { HttpStats, TrafficCounters } from "../../types.ts";
 import { listenError } from "../listen-error.ts";
 import type { FrontendListener, ListenerOptions } from "../listener.ts";
 import { TcpServer } from "../uv-tcp.ts";
-import { ClientConnection } from "./client-connection.ts";
+import { ClientConnection, LINGER_MS } from "./client-connection.ts";
 import { type CompiledHeaderRules, compileHeaderRules } from "./forward-head.ts";
 import { type ForwardPolicy, frontendPolicy, routePolicies } from "./forward-policy.ts";
 import { adoptCleartext, createH2Server } from "./h2.ts";
@@ -116,6 +116,9 @@ export class HttpListener implements FrontendListener {
   private latencyCount = 0;
   private outlierTimer: NodeJS.Timeout | null = null;
   private outlierTimerAt = 0;
+  /** The one timer behind every connection's timeouts (see sweep()). */
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweepEvery = 0;
 
   private frontend: DesiredFrontend;
   /** https frontends: Node's TLS server. */
@@ -199,6 +202,7 @@ export class HttpListener implements FrontendListener {
     this.idleTimeout = s.idleTimeout;
     this.policy = frontendPolicy(s.connectTimeout, s.connectRetries, cfg.http);
     this.routePolicies = routePolicies(this.policy, cfg.routes);
+    this.scheduleSweep(cfg.http);
     this.router = new Router(cfg.routes as Route[]);
     this.targets = buildTargets(frontend, this.inflight, cfg.http.hashOn !== undefined);
     this.defaultTarget = this.targets.get(frontend.service)!;
@@ -465,6 +469,37 @@ export class HttpListener implements FrontendListener {
     );
   }
 
+  /**
+   * (Re)start the sweep that checks every connection's timeouts: every quarter of the
+   * shortest timeout a connection can have (5..250 ms), so a timeout fires at most a
+   * quarter of its length (and at most 250 ms) late, never early. One timer per
+   * listener instead of Node timers per connection and per exchange.
+   */
+  private scheduleSweep(http: HttpSettings): void {
+    let shortest = Math.min(
+      http.requestHeadTimeout,
+      http.keepAliveTimeout,
+      this.idleTimeout,
+      LINGER_MS,
+      this.policy.connectTimeout,
+      this.policy.responseTimeout,
+    );
+    for (const p of this.routePolicies.values()) {
+      shortest = Math.min(shortest, p.connectTimeout, p.responseTimeout);
+    }
+    const every = Math.min(250, Math.max(5, Math.floor(shortest / 4)));
+    if (every === this.sweepEvery && this.sweepTimer !== null) return;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepEvery = every;
+    this.sweepTimer = setInterval(() => this.sweep(), every);
+    this.sweepTimer.unref();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.connections) c.sweep(now);
+  }
+
   async stop(drainTimeout: number): Promise<void> {
     this.stopping = true;
     const tls = this.tlsServer;
@@ -485,6 +520,8 @@ export class HttpListener implements FrontendListener {
     this.outlierTimer = null;
     this.transport.h2?.destroyAll();
     this.pool.closeIdle();
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
     if (closed !== null) await closed;
   }
 
