@@ -502,8 +502,10 @@ export class HttpListener implements FrontendListener {
 
   async stop(drainTimeout: number): Promise<void> {
     this.stopping = true;
-    const tls = this.tlsServer;
-    const closed = tls?.listening ? new Promise<void>((resolve) => tls.close(() => resolve())) : null;
+    // Stop accepting. Not waited for: Node's close callback also waits for sockets this
+    // listener does not drain (a TLS handshake that never completes holds it for the
+    // 120 s handshake timeout); the connections it serves are drained below.
+    if (this.tlsServer?.listening) this.tlsServer.close();
     this.uvServer?.close();
     this.uvServer = null;
     // HTTP/2: GOAWAY now; open streams finish (they are connections in the set below).
@@ -522,7 +524,6 @@ export class HttpListener implements FrontendListener {
     this.pool.closeIdle();
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    if (closed !== null) await closed;
   }
 
   stats(): TrafficCounters & {
