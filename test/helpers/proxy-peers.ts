@@ -5,6 +5,7 @@ import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { ProxyDataplane } from "../../src/dataplane/proxy/dataplane.ts";
 import { desiredFrontend, desiredState, type FrontendSpec } from "./desired.ts";
+import { emitsWithin } from "./wait.ts";
 
 export interface TcpPeer {
   server: Server;
@@ -211,14 +212,7 @@ server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
     const socket = connect({ port, host: "127.0.0.1" });
     socket.on("error", () => {});
     fillers.push(socket);
-    const completed = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 200);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-    if (!completed) break;
+    if (!(await emitsWithin(socket, "connect", 200))) break;
   }
   return {
     port,

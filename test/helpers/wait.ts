@@ -21,3 +21,18 @@ export async function waitFor<T>(
     await delay(stepMs);
   }
 }
+
+/** Whether `emitter` emits `event` within `timeoutMs` (false when it does not). */
+export function emitsWithin(
+  emitter: { once(event: string, listener: () => void): unknown },
+  event: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    emitter.once(event, () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { get as httpGet } from "node:http";
 import { connect } from "node:net";
 import { after, describe, test } from "node:test";
+import { emitsWithin } from "../../helpers/wait.ts";
 import {
   deadPort,
   desiredFrontend,
@@ -155,13 +156,7 @@ describe("proxy errors: 502, 503, 504, 408 with short text bodies", () => {
     const s = connect(port, "127.0.0.1");
     s.on("error", () => {});
     s.write(GET);
-    const closed = await new Promise<boolean>((r) => {
-      const timer = setTimeout(() => r(false), 5000);
-      s.on("close", () => {
-        clearTimeout(timer);
-        r(true);
-      });
-    });
+    const closed = await emitsWithin(s, "close", 5000);
     s.destroy();
     const elapsed = Date.now() - started;
     assert.ok(closed, "the proxy closed the silent connection within 5 s");

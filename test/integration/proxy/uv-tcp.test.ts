@@ -88,6 +88,23 @@ async function connected(reading = true): Promise<{
   return { client, stream, events };
 }
 
+/** As connected(), with a client that stays open for writing after the stream's FIN. */
+async function connectedHalfOpen(): Promise<{
+  client: Socket;
+  stream: TcpStream;
+  events: ReturnType<typeof recorder>;
+}> {
+  const { port, next } = accepted();
+  const client = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+  client.on("error", () => {});
+  cleanups.push(() => client.destroy());
+  const stream = await next;
+  const events = recorder();
+  stream.setEvents(events);
+  stream.resume();
+  return { client, stream, events };
+}
+
 const libc = koffi.load("libc.so.6");
 const getsockopt = libc.func(
   "int getsockopt(int fd, int level, int name, _Out_ int *value, _Inout_ uint32 *len)",
@@ -167,14 +184,7 @@ describe("uv-tcp sockets", () => {
   });
 
   it("half-closes: shutdown() sends our FIN and the peer can still talk; the peer's FIN is onEnd", async () => {
-    const { port, next } = accepted();
-    const client = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
-    client.on("error", () => {});
-    cleanups.push(() => client.destroy());
-    const stream = await next;
-    const events = recorder();
-    stream.setEvents(events);
-    stream.resume();
+    const { client, stream, events } = await connectedHalfOpen();
     let shutdownDone = false;
     stream.write(Buffer.from("bye"));
     stream.shutdown(() => {
@@ -207,14 +217,7 @@ describe("uv-tcp sockets", () => {
   });
 
   it("sends the FIN of a shutdown() without a callback (after the queued bytes)", async () => {
-    const { port, next } = accepted();
-    const client = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
-    client.on("error", () => {});
-    cleanups.push(() => client.destroy());
-    const stream = await next;
-    const events = recorder();
-    stream.setEvents(events);
-    stream.resume();
+    const { client, stream, events } = await connectedHalfOpen();
     const clientEnded = once(client, "end");
     stream.write(Buffer.from("last words"));
     stream.shutdown();
