@@ -760,7 +760,9 @@ const upstreamTlsSchema = strict({
 const httpSettingsObject = strict({
   "request-head-timeout": durationMs
     .optional()
-    .describe("Whole request head must arrive within this, else 408 (slowloris guard; default 10s)."),
+    .describe(
+      "Whole request head must arrive within this, else 408 (slowloris guard; default 10s). On https frontends the TLS handshake must also finish within it.",
+    ),
   "keep-alive-timeout": durationMs
     .optional()
     .describe("Idle client keep-alive connection between requests is closed after this (default 1m)."),

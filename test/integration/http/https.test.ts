@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { createHttpListener, type HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
 import { writeSelfSignedCert } from "../../helpers/certs.ts";
+import { emitsWithin } from "../../helpers/wait.ts";
 import { curl, desiredFrontend, type HttpBackend, startHttpBackend } from "./harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-tls-"));
@@ -93,6 +95,33 @@ describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => 
     assert.notEqual(r.code, 0);
     assert.equal(backend.requests.length, before);
     assert.ok(proxy.tlsErrors >= 1);
+  });
+});
+
+describe("https frontends: the TLS handshake is under request-head-timeout", () => {
+  test("a client that connects and never starts its handshake is closed after request-head-timeout", async () => {
+    const cert = makeCert("hs", "hs.test", "DNS:hs.test");
+    const fe = desiredFrontend([{ name: "b", port: 9 }], { http: { requestHeadTimeout: 300 } });
+    fe.protocol = "https";
+    Object.assign(fe.settings, {
+      protocol: "https",
+      tls: { certificates: [cert], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
+    });
+    const proxy = createHttpListener(fe);
+    await proxy.start();
+    try {
+      const started = Date.now();
+      const s = connect(proxy.address()!.port, "127.0.0.1");
+      s.on("error", () => {});
+      const closed = await emitsWithin(s, "close", 5000);
+      s.destroy();
+      const elapsed = Date.now() - started;
+      assert.ok(closed, "closed within 5 s (Node's default would hold it 120 s)");
+      assert.ok(elapsed >= 250, `closed after ${elapsed} ms`);
+      assert.ok(proxy.tlsErrors >= 1, "counted as a TLS client error");
+    } finally {
+      await proxy.stop(100);
+    }
   });
 });
 

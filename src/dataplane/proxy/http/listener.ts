@@ -160,6 +160,9 @@ export class HttpListener implements FrontendListener {
       const tlsServer = createTlsServer({
         allowHalfOpen: true,
         noDelay: true,
+        // The slowloris guard starts at the handshake (Node's default holds a silent
+        // socket for 120 s); the value of the listener's start, reloads keep it.
+        handshakeTimeout: http.requestHeadTimeout,
         ALPNProtocols: alpnOf(frontend),
         SNICallback: (servername, cb) =>
           cb(null, this.tls === null ? undefined : this.tls.table.lookup(servername)),
