@@ -6,9 +6,17 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { createHttpListener, type HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import type { DesiredFrontend } from "../../../src/model/desired.ts";
 import { writeSelfSignedCert } from "../../helpers/certs.ts";
 import { emitsWithin } from "../../helpers/wait.ts";
-import { curl, desiredFrontend, type HttpBackend, startHttpBackend } from "./harness.ts";
+import {
+  type BackendSpec,
+  curl,
+  desiredFrontend,
+  type FrontendOptions,
+  type HttpBackend,
+  startHttpBackend,
+} from "./harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lodestone-tls-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,6 +44,21 @@ function handshake(port: number, servername?: string): Promise<{ cn: string; alp
   });
 }
 
+/** An https frontend with these certificates (TLS 1.2+, ALPN http/1.1). */
+function httpsFrontend(
+  backends: BackendSpec[],
+  certificates: unknown[],
+  options: FrontendOptions = {},
+): DesiredFrontend {
+  const fe = desiredFrontend(backends, options);
+  fe.protocol = "https";
+  Object.assign(fe.settings, {
+    protocol: "https",
+    tls: { certificates, minVersion: "TLSv1.2", alpn: ["http/1.1"] },
+  });
+  return fe;
+}
+
 describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => {
   let backend: HttpBackend;
   let proxy: HttpListener;
@@ -46,13 +69,7 @@ describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => 
     const wild = makeCert("wild", "wildcard.wild.test", "DNS:*.wild.test");
     const exact = makeCert("exact", "exact.wild.test", "DNS:exact.wild.test");
     backend = await startHttpBackend((req, res) => res.end(`${req.headers["x-forwarded-proto"]} ${req.url}`));
-    const fe = desiredFrontend([{ name: "b", port: backend.port }]);
-    fe.protocol = "https";
-    fe.settings.protocol = "https";
-    Object.assign(fe.settings, {
-      tls: { certificates: [a, wild, exact], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
-    });
-    proxy = createHttpListener(fe);
+    proxy = createHttpListener(httpsFrontend([{ name: "b", port: backend.port }], [a, wild, exact]));
     await proxy.start();
     port = proxy.address()!.port;
   });
@@ -101,13 +118,9 @@ describe("https frontends: certificates by SNI, ALPN, X-Forwarded-Proto", () => 
 describe("https frontends: the TLS handshake is under request-head-timeout", () => {
   test("a client that connects and never starts its handshake is closed after request-head-timeout", async () => {
     const cert = makeCert("hs", "hs.test", "DNS:hs.test");
-    const fe = desiredFrontend([{ name: "b", port: 9 }], { http: { requestHeadTimeout: 300 } });
-    fe.protocol = "https";
-    Object.assign(fe.settings, {
-      protocol: "https",
-      tls: { certificates: [cert], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
-    });
-    const proxy = createHttpListener(fe);
+    const proxy = createHttpListener(
+      httpsFrontend([{ name: "b", port: 9 }], [cert], { http: { requestHeadTimeout: 300 } }),
+    );
     await proxy.start();
     try {
       const started = Date.now();
@@ -129,23 +142,12 @@ describe("https frontends: certificate reload on update()", () => {
   test("new certificates are served to new handshakes after update()", async () => {
     const first = makeCert("r1", "first.test", "DNS:first.test");
     const second = makeCert("r2", "second.test", "DNS:second.test");
-    const fe = desiredFrontend([{ name: "b", port: 9 }]);
-    fe.protocol = "https";
-    Object.assign(fe.settings, {
-      protocol: "https",
-      tls: { certificates: [first], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
-    });
-    const proxy = createHttpListener(fe);
+    const proxy = createHttpListener(httpsFrontend([{ name: "b", port: 9 }], [first]));
     await proxy.start();
     try {
       const port = proxy.address()!.port;
       assert.equal((await handshake(port)).cn, "first.test");
-      const next = desiredFrontend([{ name: "b", port: 9 }]);
-      next.protocol = "https";
-      Object.assign(next.settings, {
-        protocol: "https",
-        tls: { certificates: [second], minVersion: "TLSv1.2", alpn: ["http/1.1"] },
-      });
+      const next = httpsFrontend([{ name: "b", port: 9 }], [second]);
       proxy.update(next);
       const deadline = Date.now() + 3000;
       while (proxy.tlsReloads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
