@@ -765,7 +765,9 @@ const httpSettingsObject = strict({
     ),
   "keep-alive-timeout": durationMs
     .optional()
-    .describe("Idle client keep-alive connection between requests is closed after this (default 1m)."),
+    .describe(
+      "Idle client keep-alive connection between requests is closed after this (default 1m); an HTTP/2 session without frames for this long gets a GOAWAY.",
+    ),
   "response-timeout": durationMs
     .optional()
     .describe(

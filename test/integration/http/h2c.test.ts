@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { connect as h2connect } from "node:http2";
 import { after, before, describe, test } from "node:test";
 import type { HttpListener } from "../../../src/dataplane/proxy/http/index.ts";
+import { emitsWithin } from "../../helpers/wait.ts";
 import {
   curl,
   desiredFrontend,
@@ -33,6 +34,32 @@ function h2get(port: number, path: string): Promise<{ status: number; body: stri
     req.on("error", reject);
   });
 }
+
+describe("HTTP/2 sessions idle out like keep-alive connections", () => {
+  test("a session without frames for keep-alive-timeout gets a GOAWAY and is closed", async () => {
+    const backend = await startHttpBackend((_req, res) => res.end("ok"));
+    const { proxy, port } = await startProxy(
+      desiredFrontend([{ name: "b", port: backend.port }], { http: { h2c: true, keepAliveTimeout: 300 } }),
+    );
+    const session = h2connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => {});
+    try {
+      const req = session.request({ ":method": "GET", ":path": "/", ":authority": "idle.test" });
+      req.resume();
+      await new Promise((r) => req.on("end", r));
+      const idleFrom = Date.now();
+      const goaway = emitsWithin(session, "goaway", 3000);
+      const closed = emitsWithin(session, "close", 3000);
+      assert.ok(await goaway, "GOAWAY within 3 s");
+      assert.ok(await closed, "closed within 3 s");
+      assert.ok(Date.now() - idleFrom >= 250, "not before keep-alive-timeout");
+    } finally {
+      session.destroy();
+      await proxy.stop(100);
+      await backend.close();
+    }
+  });
+});
 
 describe("cleartext HTTP/2 with prior knowledge (h2c)", () => {
   let backend: HttpBackend;

@@ -26,6 +26,8 @@ import type { ClientSocket } from "./uv-socket.ts";
 /** What the bridge needs from the listener. */
 export interface H2Host {
   accept(socket: Socket): void;
+  /** A session with no frames either way for this long is closed (keep-alive-timeout). */
+  readonly sessionIdleTimeout: number;
 }
 
 /** Connection-specific fields: no place in HTTP/2 (RFC 9113 §8.2.2). */
@@ -379,6 +381,9 @@ export function createH2Server(host: H2Host, sessions: Set<ServerHttp2Session>):
   server.on("session", (session: ServerHttp2Session) => {
     if (adopting !== null) cleartextRemotes.set(session, adopting);
     sessions.add(session);
+    // Idle like an HTTP/1.1 keep-alive connection: a graceful close (GOAWAY) lets open
+    // streams finish, whose exchanges keep their own timeouts.
+    session.setTimeout(host.sessionIdleTimeout, () => session.close());
     session.on("error", () => {});
     session.on("close", () => sessions.delete(session));
   });

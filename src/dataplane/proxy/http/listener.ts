@@ -411,6 +411,11 @@ export class HttpListener implements FrontendListener {
     this.connections.add(conn);
   }
 
+  /** HTTP/2 sessions (H2Host): idle like a keep-alive connection. */
+  get sessionIdleTimeout(): number {
+    return this.settings.keepAliveTimeout;
+  }
+
   /** A plain connection that opened with the HTTP/2 preface (h2c prior knowledge). */
   adoptH2c(socket: ClientSocket, first: Buffer): void {
     if (this.stopping) {
