@@ -123,7 +123,7 @@ export class ClientConnection implements UpstreamOwner {
    * Inactivity of a real socket, checked by the sweep from its byte counts (Node
    * timers per socket are what this avoids): the limit (idleTimeout, or LINGER_MS
    * once closing), the bytes seen at the last sweep and when they last changed.
-   * Virtual sockets (HTTP/2 streams) keep their own socket timeout.
+   * Virtual sockets (HTTP/2 streams) are left to their session's idle timeout (h2.ts).
    */
   private idleLimit: number;
   private idleBytes = -1;
