@@ -382,8 +382,7 @@ export class TcpListener implements FrontendListener {
     if (settings.proxyProtocol !== "none") backend.write(proxyHeader(settings.proxyProtocol, client));
     c.lastActive = this.#clock;
     client.setEvents(new RelaySide(c, this.#relay, true));
-    client.resume();
-    backend.resume();
+    client.resume(); // the backend reads since its connect started (connectTcp)
   }
 
   /**

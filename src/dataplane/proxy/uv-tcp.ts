@@ -548,9 +548,15 @@ function onConnectDone(this: UvRequest, status: number): void {
 }
 
 /**
- * Open a connection (Nagle off). `onConnect` runs once: with null when connected
- * (the stream is not reading yet), or with the error; after an error the stream is
- * already closed. close() before it completes cancels it silently.
+ * Open a connection (Nagle off). `onConnect` runs once: with null when connected, or
+ * with the error; after an error the stream is already closed. close() before it
+ * completes cancels it silently.
+ *
+ * The stream reads from the start: libuv delivers no read before the connect has
+ * completed (and onConnect has run), and a socket that starts reading only after its
+ * connect is added to epoll a second time (its connect watch left it registered), which
+ * libuv answers with a retry: one syscall per connection more. An owner that must not
+ * read yet calls pause() before onConnect.
  */
 export function connectTcp(
   host: string,
@@ -572,6 +578,8 @@ export function connectTcp(
     const err = uvError(status, "connect", `${host}:${port}`);
     stream.close();
     queueMicrotask(() => onConnect(err));
+    return stream;
   }
+  stream.resume();
   return stream;
 }

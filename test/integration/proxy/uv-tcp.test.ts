@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { connect, type Socket } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import koffi from "koffi";
 import {
@@ -239,6 +239,34 @@ describe("uv-tcp sockets", () => {
     stream.close(); // before the deferred FIN was requested: close() sends it
     assert.equal((await readBytes(client, 4)).toString(), "done");
     await clientEnded;
+  });
+
+  it("reads a connected stream from the start; pause() before the connect holds the bytes until resume()", async () => {
+    const greeter = createServer((sock) => sock.end("hello first"));
+    greeter.listen(0, "127.0.0.1");
+    await once(greeter, "listening");
+    cleanups.push(() => new Promise((r) => greeter.close(r)));
+    const { port } = greeter.address() as AddressInfo;
+
+    const events = recorder();
+    const s = connectTcp("127.0.0.1", port, events, () => {}); // no resume() anywhere
+    cleanups.push(() => s.close());
+    await waitFor(() => events.ended || undefined);
+    assert.equal(Buffer.concat(events.data).toString(), "hello first");
+
+    const held = recorder();
+    let connected = false;
+    const p = connectTcp("127.0.0.1", port, held, () => {
+      connected = true;
+    });
+    cleanups.push(() => p.close());
+    p.pause();
+    await waitFor(() => connected || undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(held.data, [], "nothing delivered while paused");
+    p.resume();
+    await waitFor(() => held.ended || undefined);
+    assert.equal(Buffer.concat(held.data).toString(), "hello first");
   });
 
   it("connects out, and reports a refused connect as ECONNREFUSED", async () => {
