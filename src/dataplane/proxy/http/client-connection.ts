@@ -48,6 +48,8 @@ const T_HEAD = 1; // request head must complete (slowloris guard) -> 408
 const T_IDLE = 2; // keep-alive idle between requests -> close quietly
 const T_CONNECT = 3; // backend connect -> try another backend
 const T_RESPONSE = 4; // backend response head -> 504
+/** A deadline the sweep has not started yet (performance.now() is never negative). */
+const DEADLINE_UNSET = -1;
 /** How long a closing connection may stay silent before it is destroyed. */
 export const LINGER_MS = 2000;
 
@@ -117,8 +119,14 @@ export class ClientConnection implements UpstreamOwner {
   // connection lives a few milliseconds: a Node timer for each (an object, a list
   // insert and removal) was a measurable share of the CPU of a new connection.
   private timerKind = T_NONE;
-  /** When the current kind's timeout expires (performance.now() ms). */
-  private deadline = 0;
+  /** The current kind's timeout (ms). */
+  private timerMs = 0;
+  /**
+   * When it expires (the sweep's performance.now() ms); DEADLINE_UNSET until the first
+   * sweep after setTimer, which counts the timeout from its own clock: setting a
+   * timer reads no clock (three times per keep-alive exchange).
+   */
+  private deadline = DEADLINE_UNSET;
   /**
    * Inactivity of a real socket, checked by the sweep from its byte counts (Node
    * timers per socket are what this avoids): the limit (idleTimeout, or LINGER_MS
@@ -1078,7 +1086,8 @@ export class ClientConnection implements UpstreamOwner {
 
   private setTimer(kind: number, ms: number): void {
     this.timerKind = kind;
-    this.deadline = performance.now() + ms;
+    this.timerMs = ms;
+    this.deadline = DEADLINE_UNSET;
   }
 
   /** No timeout applies now. */
@@ -1098,8 +1107,9 @@ export class ClientConnection implements UpstreamOwner {
 
   /**
    * Called by the listener's sweep with its clock (performance.now()): a deadline
-   * that has passed fires; a real socket whose byte counts stood still for its idle
-   * limit is aborted (noticed at most two sweep periods late, never early).
+   * that has passed fires, one set since the last sweep starts counting; a real socket
+   * whose byte counts stood still for its idle limit is aborted. Both are noticed at
+   * most two sweep periods late, never early.
    */
   sweep(now: number): void {
     if (this.realSocket && !this.socket.destroyed) {
@@ -1113,7 +1123,12 @@ export class ClientConnection implements UpstreamOwner {
       }
     }
     const kind = this.timerKind;
-    if (kind === T_NONE || this.closed || now < this.deadline) return;
+    if (kind === T_NONE || this.closed) return;
+    if (this.deadline === DEADLINE_UNSET) {
+      this.deadline = now + this.timerMs;
+      return;
+    }
+    if (now < this.deadline) return;
     this.timerKind = T_NONE;
     switch (kind) {
       case T_HEAD:

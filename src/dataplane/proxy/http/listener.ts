@@ -479,9 +479,11 @@ export class HttpListener implements FrontendListener {
 
   /**
    * (Re)start the sweep that checks every connection's timeouts: every quarter of the
-   * shortest timeout a connection can have (5..250 ms), so a timeout fires at most a
-   * quarter of its length (and at most 250 ms) late, never early. One timer per
-   * listener instead of Node timers per connection and per exchange.
+   * shortest timeout a connection can have (5..250 ms). A timeout starts counting at
+   * the first sweep after it was set and fires at the first sweep after it expired, so
+   * at most two periods (half the shortest timeout, and at most 500 ms) late, never
+   * early. One timer per listener instead of Node timers per connection and per
+   * exchange, and no clock read per exchange.
    */
   private scheduleSweep(http: HttpSettings): void {
     let shortest = Math.min(
