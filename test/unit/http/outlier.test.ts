@@ -130,3 +130,30 @@ describe("outlier detection: events", () => {
     assert.deepEqual(events, ["eject a", "eject b", "return a"]);
   });
 });
+
+describe("outlier detection: which results matter (the listener skips the rest and its clock read)", () => {
+  // [case, settings, results recorded for "a" first, the result asked about, matters?]
+  const table: [string, OutlierSettings, string, boolean, boolean][] = [
+    ["a success, nothing on record", S, "", true, false],
+    ["a success after many successes", S, "KKK", true, false],
+    ["a failure, nothing on record", S, "", false, true],
+    ["a success after a failure", S, "E", true, true],
+    ["a success while ejected", S, "EEE", true, true],
+    ["a failure with detection off", { ...S, consecutiveErrors: 0 }, "", false, false],
+  ];
+  for (const [name, settings, before, ok, want] of table) {
+    test(`${name} -> ${want}`, () => {
+      const { d, events } = detector(settings);
+      for (const r of before) d.record("a", r === "K", "5xx", 0);
+      assert.equal(d.matters("a", ok), want);
+      if (!want) {
+        // What is skipped must be a no-op: recording it changes nothing.
+        const ejected = d.isEjected("a");
+        const seen = events.length;
+        for (let i = 0; i < 5; i++) d.record("a", ok, "5xx", 0);
+        assert.equal(d.isEjected("a"), ejected);
+        assert.equal(events.length, seen);
+      }
+    });
+  }
+});

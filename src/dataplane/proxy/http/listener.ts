@@ -291,7 +291,7 @@ export class HttpListener implements FrontendListener {
 
   /** One exchange with a backend ended: feeds outlier detection. */
   backendResult(backend: string, ok: boolean, reason: string): void {
-    if (!this.outlier.enabled) return;
+    if (!this.outlier.matters(backend, ok)) return;
     this.outlier.record(backend, ok, reason, this.now());
     if (!ok) this.scheduleOutlierExpiry();
   }

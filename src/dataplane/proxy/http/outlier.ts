@@ -53,6 +53,15 @@ export class OutlierDetector {
   }
 
   /** True while `backend` is ejected (expiry happens in expire(), not here). */
+  /**
+   * Whether a result for `backend` could change anything: false for a success from a
+   * backend with no failure on record (the common case), so the caller may skip it
+   * and its clock read.
+   */
+  matters(backend: string, ok: boolean): boolean {
+    return this.enabled && (!ok || this.state.has(backend));
+  }
+
   isEjected(backend: string): boolean {
     return (this.state.get(backend)?.until ?? 0) > 0;
   }
