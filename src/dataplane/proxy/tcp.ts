@@ -16,6 +16,7 @@ import { type ListenerStats, zeroCounters } from "./counters.ts";
 import { listenError } from "./listen-error.ts";
 import type { FrontendListener, ListenerOptions, ProxyLogger } from "./listener.ts";
 import { silentLogger } from "./listener.ts";
+import { LiveList } from "./live-list.ts";
 import { encodeProxyHeader, type ProxyAddresses } from "./proxy-protocol.ts";
 import { FlowRegistry } from "./registry.ts";
 import { connectTcp, type Peer, TcpServer, type TcpStream, type TcpStreamEvents } from "./uv-tcp.ts";
@@ -37,6 +38,9 @@ class TcpConnection implements FlowKey {
   connectSince = 0;
   /** The listener's coarse clock when a byte last went either way (idle sweep). */
   lastActive = 0;
+  /** Its index in the listener's live list, and in its backend's list in the registry. */
+  liveSlot = -1;
+  backendSlot = -1;
   #peer: Peer | null | undefined;
 
   constructor(client: TcpStream) {
@@ -128,7 +132,7 @@ export class TcpListener implements FrontendListener {
   readonly #options: ListenerOptions;
   readonly #log: ProxyLogger;
   readonly #registry = new FlowRegistry<TcpConnection>();
-  readonly #live = new Set<TcpConnection>();
+  readonly #live = new LiveList<TcpConnection, "liveSlot">("liveSlot");
   readonly #totals = zeroCounters();
   readonly #perBackend = new BackendCounters(this.#registry);
   #stopping = false;
@@ -205,6 +209,7 @@ export class TcpListener implements FrontendListener {
         for (const c of flushed) this.#destroy(c);
       }
     }
+    this.#registry.prune();
   }
 
   /** Stop accepting now; open connections get until drainTimeout (a later, shorter call wins). */
@@ -218,7 +223,9 @@ export class TcpListener implements FrontendListener {
           if (this.#live.size > 0) {
             this.#log.info({ frontend: this.name, connections: this.#live.size }, "drain timeout: closing");
           }
-          for (const c of this.#live) this.#destroy(c);
+          this.#live.forEach((c) => {
+            this.#destroy(c);
+          });
         },
         Math.max(0, drainTimeout),
       );
@@ -247,7 +254,7 @@ export class TcpListener implements FrontendListener {
     const totals = { ...this.#totals };
     const backends = this.#perBackend.snapshot();
     // Bytes of live connections, so long-lived connections show up before they end.
-    for (const c of this.#live) {
+    this.#live.forEach((c) => {
       totals.bytesIn += c.client.bytesRead;
       totals.bytesOut += c.client.bytesWritten;
       if (c.connected && c.backendName !== null) {
@@ -257,7 +264,7 @@ export class TcpListener implements FrontendListener {
           b.bytesOut += c.client.bytesWritten;
         }
       }
-    }
+    });
     return { ...totals, rejected: this.rejected, backends };
   }
 
@@ -285,7 +292,9 @@ export class TcpListener implements FrontendListener {
     this.#clock = Date.now();
     // Stamps taken under another period (or none: the clock stood still) could close a
     // connection early: a changed timeout counts idleness from now.
-    for (const c of this.#live) c.lastActive = this.#clock;
+    this.#live.forEach((c) => {
+      c.lastActive = this.#clock;
+    });
     this.#sweepTimer = setInterval(() => this.#sweep(), every);
     this.#sweepTimer.unref();
   }
@@ -296,8 +305,9 @@ export class TcpListener implements FrontendListener {
     const { idleTimeout, connectTimeout } = this.#frontend.settings;
     const idleLimit = idleTimeout > 0 ? idleTimeout + this.#sweepEvery : Number.POSITIVE_INFINITY;
     const connectLimit = connectTimeout > 0 ? connectTimeout : Number.POSITIVE_INFINITY;
-    for (const c of this.#live) {
-      if (c.finished) continue;
+    // Each visit may end (delete) only the connection it is given, as forEach allows.
+    this.#live.forEach((c) => {
+      if (c.finished) return;
       if (c.connected) {
         if (now - c.lastActive >= idleLimit) {
           this.#log.debug({ frontend: this.name, backend: c.backendName }, "idle timeout");
@@ -308,7 +318,7 @@ export class TcpListener implements FrontendListener {
         err.code = "ETIMEDOUT";
         this.#connectFailed(c, c.backend, err);
       }
-    }
+    });
   }
 
   #accept(client: TcpStream): void {

@@ -30,6 +30,8 @@ class UdpSession {
   lastActivity: number;
   /** PROXY v2 (dgram) header prepended to every datagram towards the backend, or null. */
   header: Buffer | null = null;
+  /** Its index in the registry's list for its backend. */
+  backendSlot = -1;
 
   constructor(key: string, rinfo: RemoteInfo, backendName: string, socket: Socket, now: number) {
     this.key = key;
@@ -121,6 +123,7 @@ export class UdpListener implements FrontendListener {
     for (const b of frontend.backends) {
       if (b.weight === 0 && b.flush) for (const s of this.#registry.of(b.name)) this.#closeSession(s);
     }
+    this.#registry.prune();
     if (timeoutChanged && this.#sweeper !== null) this.#startSweeper();
   }
 

@@ -60,30 +60,43 @@ function addAll(...parts: ReturnType<typeof c>[]) {
 }
 
 describe("flow registry", () => {
-  it("counts flows per backend and forgets empty backends", () => {
-    const r = new FlowRegistry<string>();
-    r.add("a", "f1");
-    r.add("a", "f2");
-    r.add("b", "f3");
+  const flow = (id: string) => ({ id, backendSlot: -1 });
+
+  it("counts flows per backend; prune() forgets the backends left without flows", () => {
+    const r = new FlowRegistry<ReturnType<typeof flow>>();
+    const [f1, f2, f3] = [flow("f1"), flow("f2"), flow("f3")];
+    r.add("a", f1);
+    r.add("a", f2);
+    r.add("b", f3);
     assert.equal(r.count("a"), 2);
     assert.equal(r.count("b"), 1);
     assert.equal(r.count("zzz"), 0);
-    r.delete("a", "f1");
-    r.delete("a", "f2");
-    r.delete("a", "never-added");
+    r.delete("a", f1);
+    r.delete("a", f2);
+    r.delete("a", flow("never-added"));
+    r.delete("zzz", f3); // another backend's flow: untouched
     assert.equal(r.count("a"), 0);
+    assert.equal(r.count("b"), 1);
     assert.deepEqual(r.of("a"), []);
+    r.prune();
+    assert.equal(r.count("a"), 0);
+    assert.deepEqual(
+      r.of("b").map((f) => f.id),
+      ["f3"],
+    );
+    r.add("a", f1); // a pruned backend comes back with its next flow
+    assert.equal(r.count("a"), 1);
   });
 
   it("of() returns a copy that survives deletes while iterating", () => {
-    const r = new FlowRegistry<number>();
-    for (let i = 0; i < 5; i++) r.add("a", i);
-    const seen: number[] = [];
+    const r = new FlowRegistry<ReturnType<typeof flow>>();
+    for (let i = 0; i < 5; i++) r.add("a", flow(String(i)));
+    const seen: string[] = [];
     for (const f of r.of("a")) {
-      seen.push(f);
+      seen.push(f.id);
       r.delete("a", f);
     }
-    assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+    assert.deepEqual(seen.sort(), ["0", "1", "2", "3", "4"]);
     assert.equal(r.count("a"), 0);
   });
 });

@@ -136,6 +136,8 @@ export class ClientConnection implements UpstreamOwner {
   private idleLimit: number;
   private idleBytes = -1;
   private idleSince = 0;
+  /** Its index in the listener's live list (the list owns it). */
+  liveSlot = -1;
 
   constructor(socket: ClientSocket, fe: HttpListener) {
     this.socket = socket;

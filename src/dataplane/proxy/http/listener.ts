@@ -19,6 +19,7 @@ import type { DesiredFrontend } from "../../../model/desired.ts";
 import type { HttpStats, TrafficCounters } from "../../types.ts";
 import { listenError } from "../listen-error.ts";
 import type { FrontendListener, ListenerOptions } from "../listener.ts";
+import { LiveList } from "../live-list.ts";
 import { TcpServer } from "../uv-tcp.ts";
 import { ClientConnection, LINGER_MS } from "./client-connection.ts";
 import { type CompiledHeaderRules, compileHeaderRules } from "./forward-head.ts";
@@ -136,7 +137,7 @@ export class HttpListener implements FrontendListener {
   private readonly h2Sessions = new Set<ServerHttp2Session>();
   /** TLS handshakes that failed (bad client hello, protocol mismatch...). */
   tlsErrors = 0;
-  private readonly connections = new Set<ClientConnection>();
+  private readonly connections = new LiveList<ClientConnection, "liveSlot">("liveSlot");
   private readonly perBackend = new Map<string, TrafficCounters>();
   private readonly totals = zeroCounters();
   private readonly opts: HttpListenerOptions;
@@ -449,7 +450,7 @@ export class HttpListener implements FrontendListener {
     for (const name of flushed) {
       this.pool.closeIdle(name);
       this.transport.h2?.close(name);
-      for (const c of this.connections) if (c.currentBackend === name) c.abort();
+      for (const c of this.connections.toArray()) if (c.currentBackend === name) c.abort();
     }
   }
 
@@ -507,7 +508,9 @@ export class HttpListener implements FrontendListener {
 
   private sweep(): void {
     const now = performance.now();
-    for (const c of this.connections) c.sweep(now);
+    this.connections.forEach((c) => {
+      c.sweep(now);
+    });
   }
 
   async stop(drainTimeout: number): Promise<void> {
@@ -521,12 +524,12 @@ export class HttpListener implements FrontendListener {
     // HTTP/2: GOAWAY now; open streams finish (they are connections in the set below).
     for (const s of this.h2Sessions) s.close();
     this.pool.closeIdle();
-    for (const c of this.connections) c.drain();
+    for (const c of this.connections.toArray()) c.drain();
     const deadline = Date.now() + drainTimeout;
     while (this.connections.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
-    for (const c of [...this.connections]) c.abort();
+    for (const c of this.connections.toArray()) c.abort();
     for (const s of this.h2Sessions) s.destroy();
     if (this.outlierTimer !== null) clearTimeout(this.outlierTimer);
     this.outlierTimer = null;
@@ -542,10 +545,10 @@ export class HttpListener implements FrontendListener {
     http: HttpStats;
   } {
     const t = { ...this.totals, connectionsActive: this.connections.size, rejected: this.counters.rejected };
-    for (const c of this.connections) {
+    this.connections.forEach((c) => {
       t.bytesIn += c.socket.bytesRead;
       t.bytesOut += c.socket.bytesWritten;
-    }
+    });
     const backends: Record<string, TrafficCounters> = {};
     for (const [name, c] of this.perBackend) backends[name] = { ...c };
     const sc = this.statusClasses;
