@@ -22,6 +22,7 @@ import type { HttpListener } from "./listener.ts";
 import { buildResponse, errorBody, errorResponse, reasonPhrase } from "./local-response.ts";
 import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from "./message-head.ts";
 import { REQUEST_SCAN_ERRORS, RESPONSE_SCAN_ERRORS } from "./parse.ts";
+import { copyBytes, scanResponseWire, WireResponse } from "./response-wire.ts";
 import { expandLocation, MatchContext, normalizeClientAddress, rewritePath } from "./router.ts";
 import { HttpParseError } from "./syntax.ts";
 import type { ServiceTarget } from "./targets.ts";
@@ -741,7 +742,8 @@ export class ClientConnection implements UpstreamOwner {
           this.upstream?.chunkKept(); // the scanner holds part of it until the head completes
           return;
         }
-        res = parseResponseHead(scanner.take(), req.method);
+        const head = scanner.take();
+        res = scanResponseWire(head, req.method) ?? parseResponseHead(head, req.method);
       } catch (err) {
         this.fe.onBadResponse(err, this.backendName);
         this.fe.backendResult(this.backendName, false, "invalid response");
@@ -781,24 +783,37 @@ export class ClientConnection implements UpstreamOwner {
     fe.backendResult(this.backendName, res.status < 500, "5xx");
     this.sentStatus = res.status;
     const extras = this.responseExtras();
-    const head = forwardResponseHead(res, req.minor, this.clientKeepAlive, dechunk, extras);
+    // The usual head is forwarded from its received bytes (response-wire.ts).
+    const wire = res instanceof WireResponse && extras === undefined && !dechunk ? res : null;
+    const head =
+      wire === null ? forwardResponseHead(res, req.minor, this.clientKeepAlive, dechunk, extras) : "";
+    const headLength = wire === null ? head.length : wire.forwardedLength(req.minor, this.clientKeepAlive);
+    const whole = res.bodyKind === "length" && chunk.length - end === res.contentLength;
+    if (whole || (wire !== null && res.bodyKind === "none")) {
+      // The common small response: head and whole body in one buffer, one write
+      // (a corked head + body costs a writev and a string conversion per response).
+      const bodyLength = whole ? res.contentLength : 0;
+      const out = Buffer.allocUnsafe(headLength + bodyLength);
+      if (wire === null) out.write(head, 0, "latin1");
+      else wire.writeForwarded(out, 0, req.minor, this.clientKeepAlive);
+      copyBytes(chunk, end, end + bodyLength, out, headLength);
+      this.writeClient(out);
+      this.responseComplete(chunk, end + bodyLength);
+      return;
+    }
     if (res.bodyKind === "none") {
       this.socket.write(head, "latin1");
       this.responseComplete(chunk, end);
       return;
     }
-    if (res.bodyKind === "length" && chunk.length - end === res.contentLength) {
-      // The common small response: head and whole body in one buffer, one write
-      // (a corked head + body costs a writev and a string conversion per response).
-      const out = Buffer.allocUnsafe(head.length + res.contentLength);
-      out.write(head, 0, "latin1");
-      chunk.copy(out, head.length, end);
-      this.writeClient(out);
-      this.responseComplete(chunk, chunk.length);
-      return;
-    }
     this.socket.cork();
-    this.socket.write(head, "latin1");
+    if (wire === null) {
+      this.socket.write(head, "latin1");
+    } else {
+      const out = Buffer.allocUnsafe(headLength);
+      wire.writeForwarded(out, 0, req.minor, this.clientKeepAlive);
+      this.socket.write(out);
+    }
     this.resRemaining = res.contentLength;
     this.resDecoder = res.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 502) : null;
     this.dechunk = dechunk;
