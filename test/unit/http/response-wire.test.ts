@@ -259,7 +259,7 @@ describe("response heads forwarded from their bytes (response-wire.ts)", () => {
 
 describe("copyBytes", () => {
   test("copies short runs by loop and long ones by set, to any offset", () => {
-    for (const n of [0, 1, 255, 256, 257, 4000]) {
+    for (const n of [0, 1, 31, 32, 33, 4000]) {
       const src = Buffer.from(Array.from({ length: n + 10 }, (_, i) => i & 0xff));
       const dst = Buffer.alloc(n + 20, 0xee);
       assert.equal(copyBytes(src, 5, 5 + n, dst, 7), 7 + n);

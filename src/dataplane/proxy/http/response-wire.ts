@@ -135,12 +135,13 @@ function connectionLine(clientMinor: number, keepAlive: boolean): Buffer {
 }
 
 /**
- * src[from..to) into dst at `at`; returns the offset after it. A loop for the short
- * runs of a head (Buffer.copy is a call into C++, dearer than copying a hundred bytes).
+ * src[from..to) into dst at `at`; returns the offset after it. Every way of copying
+ * costs about 50 ns here (a view for set(), or Buffer.copy's call into C++) plus
+ * the bytes; a loop costs about 1.3 ns a byte, so it only pays for short runs.
  */
 export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
   const n = to - from;
-  if (n > 256) {
+  if (n > 32) {
     dst.set(src.subarray(from, to), at);
     return at + n;
   }
