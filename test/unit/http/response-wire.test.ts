@@ -176,6 +176,24 @@ describe("response heads forwarded from their bytes (response-wire.ts)", () => {
     );
   });
 
+  test("after release() the framing stays and the bytes are gone: reading a field then fails loudly", () => {
+    const bytes = latin1("HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n");
+    const wire = scanResponseWire(bytes, "GET") as WireResponse;
+    wire.release();
+    bytes.fill(0x21); // what a later read into the same buffer would do
+    assert.deepEqual(
+      [wire.status, wire.bodyKind, wire.contentLength, wire.keepAlive],
+      [200, "length", 2, true],
+    );
+    assert.throws(() => wire.headers, /after release/);
+    assert.throws(() => wire.forwardedLength(1, true), /after release/);
+    // Fields read before the release stay readable.
+    const early = scanResponseWire(latin1("HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n"), "GET") as WireResponse;
+    assert.deepEqual(early.headers, ["X-A", "1"]);
+    early.release();
+    assert.equal(early.reason, "OK");
+  });
+
   const declined: [string, string][] = [
     ["an interim response", "HTTP/1.1 100 Continue"],
     ["a 101", "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket"],

@@ -796,6 +796,7 @@ export class ClientConnection implements UpstreamOwner {
       const out = Buffer.allocUnsafe(headLength + bodyLength);
       if (wire === null) out.write(head, 0, "latin1");
       else wire.writeForwarded(out, 0, req.minor, this.clientKeepAlive);
+      wire?.release();
       copyBytes(chunk, end, end + bodyLength, out, headLength);
       this.writeClient(out);
       this.responseComplete(chunk, end + bodyLength);
@@ -812,6 +813,7 @@ export class ClientConnection implements UpstreamOwner {
     } else {
       const out = Buffer.allocUnsafe(headLength);
       wire.writeForwarded(out, 0, req.minor, this.clientKeepAlive);
+      wire.release();
       this.socket.write(out);
     }
     this.resRemaining = res.contentLength;

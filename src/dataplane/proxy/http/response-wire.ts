@@ -44,8 +44,12 @@ export class WireResponse implements ResponseHead {
   readonly bodyKind: BodyKind;
   readonly contentLength: number;
   readonly keepAlive: boolean;
-  /** The head as received, through its final empty line. */
-  readonly head: Buffer;
+  /**
+   * The head as received, through its final empty line: usually a view of the
+   * backend connection's read buffer, which the next read overwrites. So it is only
+   * kept until release(), called once the head has been forwarded.
+   */
+  #head: Buffer | null;
   readonly #requestMethod: string;
   /** [start, end) of each line forwarding drops, in order; null when none. */
   readonly #dropped: number[] | null;
@@ -60,7 +64,7 @@ export class WireResponse implements ResponseHead {
     keepAlive: boolean,
     dropped: number[] | null,
   ) {
-    this.head = head;
+    this.#head = head;
     this.#requestMethod = requestMethod;
     this.status = status;
     this.bodyKind = bodyKind;
@@ -70,8 +74,22 @@ export class WireResponse implements ResponseHead {
   }
 
   #full(): ResponseHead {
-    this.#parsed ??= parseResponseHead(this.head, this.#requestMethod);
+    this.#parsed ??= parseResponseHead(this.#bytes(), this.#requestMethod);
     return this.#parsed;
+  }
+
+  #bytes(): Buffer {
+    // Loud rather than parsing whatever a later read left in the buffer.
+    if (this.#head === null) throw new Error("response head read after release()");
+    return this.#head;
+  }
+
+  /**
+   * Forget the received bytes (the caller is about to let the read buffer be reused).
+   * The framing stays readable; the string fields must have been read before, if at all.
+   */
+  release(): void {
+    this.#head = null;
   }
 
   get reason(): string {
@@ -96,7 +114,7 @@ export class WireResponse implements ResponseHead {
 
   /** The length of forwarded() for these arguments. */
   forwardedLength(clientMinor: number, keepAlive: boolean): number {
-    let n = this.head.length + connectionLine(clientMinor, keepAlive).length;
+    let n = this.#bytes().length + connectionLine(clientMinor, keepAlive).length;
     const d = this.#dropped;
     if (d !== null) for (let k = 0; k < d.length; k += 2) n -= d[k + 1] - d[k];
     return n;
@@ -108,7 +126,7 @@ export class WireResponse implements ResponseHead {
    * dechunking. Returns the offset after it.
    */
   writeForwarded(out: Uint8Array, at: number, clientMinor: number, keepAlive: boolean): number {
-    const head = this.head;
+    const head = this.#bytes();
     let from = 0;
     let to = at;
     const d = this.#dropped;
