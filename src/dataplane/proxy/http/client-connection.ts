@@ -782,46 +782,42 @@ export class ClientConnection implements UpstreamOwner {
     const fe = this.fe;
     fe.backendResult(this.backendName, res.status < 500, "5xx");
     this.sentStatus = res.status;
-    const extras = this.responseExtras();
-    // The usual head is forwarded from its received bytes (response-wire.ts).
-    const wire = res instanceof WireResponse && extras === undefined && !dechunk ? res : null;
-    const head =
-      wire === null ? forwardResponseHead(res, req.minor, this.clientKeepAlive, dechunk, extras) : "";
-    const headLength = wire === null ? head.length : wire.forwardedLength(req.minor, this.clientKeepAlive);
     const whole = res.bodyKind === "length" && chunk.length - end === res.contentLength;
-    if (whole || (wire !== null && res.bodyKind === "none")) {
+    const bodyLength = whole ? res.contentLength : 0;
+    const out = this.responseHeadBuffer(res, req.minor, dechunk, bodyLength);
+    if (whole || res.bodyKind === "none") {
       // The common small response: head and whole body in one buffer, one write
-      // (a corked head + body costs a writev and a string conversion per response).
-      const bodyLength = whole ? res.contentLength : 0;
-      const out = Buffer.allocUnsafe(headLength + bodyLength);
-      if (wire === null) out.write(head, 0, "latin1");
-      else wire.writeForwarded(out, 0, req.minor, this.clientKeepAlive);
-      wire?.release();
-      copyBytes(chunk, end, end + bodyLength, out, headLength);
+      // (a corked head + body costs a writev per response).
+      copyBytes(chunk, end, end + bodyLength, out, out.length - bodyLength);
       this.writeClient(out);
       this.responseComplete(chunk, end + bodyLength);
       return;
     }
-    if (res.bodyKind === "none") {
-      this.socket.write(head, "latin1");
-      this.responseComplete(chunk, end);
-      return;
-    }
     this.socket.cork();
-    if (wire === null) {
-      this.socket.write(head, "latin1");
-    } else {
-      const out = Buffer.allocUnsafe(headLength);
-      wire.writeForwarded(out, 0, req.minor, this.clientKeepAlive);
-      wire.release();
-      this.socket.write(out);
-    }
+    this.socket.write(out);
     this.resRemaining = res.contentLength;
     this.resDecoder = res.bodyKind === "chunked" ? new ChunkedDecoder(DEFAULT_CHUNKED_LIMITS, 502) : null;
     this.dechunk = dechunk;
     if (dechunk) this.resDecoder!.onData = (b, s, e) => this.writeClient(b.subarray(s, e));
     if (end < chunk.length) this.forwardResponseBody(chunk, end);
     this.socket.uncork();
+  }
+
+  /** The response head for the client, in a new buffer with `room` bytes free after it. */
+  private responseHeadBuffer(res: ResponseHead, clientMinor: number, dechunk: boolean, room: number): Buffer {
+    const keepAlive = this.clientKeepAlive;
+    const extras = this.responseExtras();
+    if (res instanceof WireResponse && extras === undefined && !dechunk) {
+      // The usual head: forwarded from its received bytes (response-wire.ts).
+      const out = Buffer.allocUnsafe(res.forwardedLength(clientMinor, keepAlive) + room);
+      res.writeForwarded(out, 0, clientMinor, keepAlive);
+      res.release();
+      return out;
+    }
+    const head = forwardResponseHead(res, clientMinor, keepAlive, dechunk, extras);
+    const out = Buffer.allocUnsafe(head.length + room);
+    out.write(head, 0, "latin1");
+    return out;
   }
 
   /** Header rules, Via and a sticky Set-Cookie for the response head; undefined when none apply. */
