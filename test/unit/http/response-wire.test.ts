@@ -6,11 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { forwardResponseHead } from "../../../src/dataplane/proxy/http/forward-head.ts";
 import { parseResponseHead } from "../../../src/dataplane/proxy/http/message-head.ts";
-import {
-  copyBytes,
-  scanResponseWire,
-  type WireResponse,
-} from "../../../src/dataplane/proxy/http/response-wire.ts";
+import { scanResponseWire, type WireResponse } from "../../../src/dataplane/proxy/http/response-wire.ts";
 import { FAST_PATHS } from "../../../src/dataplane/proxy/http/syntax.ts";
 
 const latin1 = (s: string) => Buffer.from(s, "latin1");
@@ -273,17 +269,4 @@ describe("response heads forwarded from their bytes (response-wire.ts)", () => {
       assert.ok(counts.wire > 0 && counts.declined > 0, `${place}: ${JSON.stringify(counts)}`);
     });
   }
-});
-
-describe("copyBytes", () => {
-  test("copies short runs by loop and long ones by set, to any offset", () => {
-    for (const n of [0, 1, 31, 32, 33, 4000]) {
-      const src = Buffer.from(Array.from({ length: n + 10 }, (_, i) => i & 0xff));
-      const dst = Buffer.alloc(n + 20, 0xee);
-      assert.equal(copyBytes(src, 5, 5 + n, dst, 7), 7 + n);
-      assert.deepEqual(dst.subarray(7, 7 + n), src.subarray(5, 5 + n), `${n} bytes`);
-      assert.equal(dst[6], 0xee);
-      assert.equal(dst[7 + n], 0xee);
-    }
-  });
 });

@@ -22,12 +22,13 @@ import type { HttpListener } from "./listener.ts";
 import { buildResponse, errorBody, errorResponse, reasonPhrase } from "./local-response.ts";
 import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from "./message-head.ts";
 import { REQUEST_SCAN_ERRORS, RESPONSE_SCAN_ERRORS } from "./parse.ts";
-import { copyBytes, scanResponseWire, WireResponse } from "./response-wire.ts";
+import { scanResponseWire, WireResponse } from "./response-wire.ts";
 import { expandLocation, MatchContext, normalizeClientAddress, rewritePath } from "./router.ts";
 import { HttpParseError } from "./syntax.ts";
 import type { ServiceTarget } from "./targets.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
 import { type ClientSocket, UvSocket } from "./uv-socket.ts";
+import { copyBytes } from "./wire.ts";
 
 // Request side.
 const REQ_HEAD = 0; // waiting for / reading a request head

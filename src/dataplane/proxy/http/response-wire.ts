@@ -18,11 +18,16 @@
 // compares the framing and the forwarded bytes. Those rules also decide every
 // refusal: this path never refuses, it only declines.
 import { type BodyKind, parseResponseHead, type ResponseHead } from "./message-head.ts";
-import { COLON, CR, FAST_PATHS, FIELD_VALUE, HTAB, LF, SP, TCHAR } from "./syntax.ts";
-
-// Module-local aliases of the byte tables (see message-head.ts).
-const TCHAR_ = TCHAR;
-const FIELD_VALUE_ = FIELD_VALUE;
+import { CR, FAST_PATHS, FIELD_VALUE, LF, SP } from "./syntax.ts";
+import {
+  bytesAre,
+  canonicalLine,
+  copyBytes,
+  copyKept,
+  digitsValue,
+  droppedLength,
+  fieldLine,
+} from "./wire.ts";
 
 const CONNECTION_CLOSE = Buffer.from("Connection: close\r\n", "latin1");
 const CONNECTION_KEEP_ALIVE = Buffer.from("Connection: keep-alive\r\n", "latin1");
@@ -30,8 +35,6 @@ const NO_LINE = Buffer.alloc(0);
 
 /** The most hop-by-hop lines one head may drop on this path (a real head has one or two). */
 const MAX_DROPPED_LINES = 8;
-/** As in message-head.ts. */
-const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /**
  * A response head accepted by scanResponseWire. Framing and keep-alive are decided;
@@ -114,10 +117,8 @@ export class WireResponse implements ResponseHead {
 
   /** The length of forwarded() for these arguments. */
   forwardedLength(clientMinor: number, keepAlive: boolean): number {
-    let n = this.#bytes().length + connectionLine(clientMinor, keepAlive).length;
-    const d = this.#dropped;
-    if (d !== null) for (let k = 0; k < d.length; k += 2) n -= d[k + 1] - d[k];
-    return n;
+    const head = this.#bytes();
+    return head.length - droppedLength(this.#dropped) + connectionLine(clientMinor, keepAlive).length;
   }
 
   /**
@@ -127,17 +128,8 @@ export class WireResponse implements ResponseHead {
    */
   writeForwarded(out: Uint8Array, at: number, clientMinor: number, keepAlive: boolean): number {
     const head = this.#bytes();
-    let from = 0;
-    let to = at;
-    const d = this.#dropped;
-    if (d !== null) {
-      for (let k = 0; k < d.length; k += 2) {
-        to = copyBytes(head, from, d[k], out, to);
-        from = d[k + 1];
-      }
-    }
     // The received lines up to the final empty line, then ours, then the empty line.
-    to = copyBytes(head, from, head.length - 2, out, to);
+    let to = copyKept(head, head.length - 2, this.#dropped, out, at);
     const line = connectionLine(clientMinor, keepAlive);
     to = copyBytes(line, 0, line.length, out, to);
     out[to] = CR;
@@ -152,33 +144,7 @@ function connectionLine(clientMinor: number, keepAlive: boolean): Buffer {
   return clientMinor === 0 ? CONNECTION_KEEP_ALIVE : NO_LINE;
 }
 
-/**
- * src[from..to) into dst at `at`; returns the offset after it. Every way of copying
- * costs about 50 ns here (a view for set(), or Buffer.copy's call into C++) plus
- * the bytes; a loop costs about 1.3 ns a byte, so it only pays for short runs.
- */
-export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
-  const n = to - from;
-  if (n > 32) {
-    dst.set(src.subarray(from, to), at);
-    return at + n;
-  }
-  for (let k = 0; k < n; k++) dst[at + k] = src[from + k];
-  return at + n;
-}
-
-/** `head[at..at+lower.length)` equals `lower` (ASCII letters and "-") regardless of case. */
-function nameIs(head: Buffer, at: number, lower: string): boolean {
-  for (let k = 0; k < lower.length; k++) {
-    // Only letters differ by 0x20 between cases; a name's "-" is 0x2d either way, and
-    // no other tchar ORed with 0x20 gives a lowercase letter or "-".
-    if ((head[at + k] | 0x20) !== lower.charCodeAt(k)) return false;
-  }
-  return true;
-}
-
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
-const isOws = (c: number) => c === SP || c === HTAB;
 
 /**
  * The head (through its final CR LF CR LF, as HeadScanner gives it) as a
@@ -207,8 +173,7 @@ export function scanResponseWire(head: Buffer, requestMethod: string): WireRespo
   const d0 = head[9];
   if (d0 < 0x32 || d0 > 0x39 || !isDigit(head[10]) || !isDigit(head[11]) || head[12] !== SP) return null;
   const status = (d0 - 0x30) * 100 + (head[10] - 0x30) * 10 + head[11] - 0x30;
-  const tchar = TCHAR_;
-  const fieldValue = FIELD_VALUE_;
+  const fieldValue = FIELD_VALUE;
   let i = 13;
   while (fieldValue[head[i]] === 1) i++;
   if (i + 2 > n || head[i] !== CR || head[i + 1] !== LF) return null;
@@ -221,60 +186,47 @@ export function scanResponseWire(head: Buffer, requestMethod: string): WireRespo
   let dropped: number[] | null = null;
   while (i < n) {
     const lineStart = i;
-    while (tchar[head[i]] === 1) i++;
-    const nameLen = i - lineStart;
-    if (nameLen === 0 || head[i] !== COLON || head[i + 1] !== SP) return null;
-    const valueStart = i + 2;
-    i = valueStart;
-    while (fieldValue[head[i]] === 1) i++;
-    const valueEnd = i;
-    if (valueEnd > valueStart && (isOws(head[valueStart]) || isOws(head[valueEnd - 1]))) return null;
-    if (i + 1 >= n || head[i] !== CR || head[i + 1] !== LF) return null;
-    i += 2;
+    i = canonicalLine(head, i, n);
+    if (i < 0) return null;
+    const { nameEnd, valueStart, valueEnd } = fieldLine;
+    const valueLen = valueEnd - valueStart;
     let drop = false;
-    switch (nameLen) {
+    switch (nameEnd - lineStart) {
       case 2:
-        drop = nameIs(head, lineStart, "te");
+        drop = bytesAre(head, lineStart, "te");
         break;
       case 5:
         // Named by "Connection: close", so the exact path would drop it.
-        if (nameIs(head, lineStart, "close")) return null;
+        if (bytesAre(head, lineStart, "close")) return null;
         break;
       case 7:
-        if (nameIs(head, lineStart, "upgrade")) return null;
-        drop = nameIs(head, lineStart, "trailer");
+        if (bytesAre(head, lineStart, "upgrade")) return null;
+        drop = bytesAre(head, lineStart, "trailer");
         break;
       case 10:
-        if (nameIs(head, lineStart, "connection")) {
+        if (bytesAre(head, lineStart, "connection")) {
           if (sawConnection) return null;
           sawConnection = true;
-          const len = valueEnd - valueStart;
-          if (len === 5 && nameIs(head, valueStart, "close")) close = true;
-          else if (len !== 10 || !nameIs(head, valueStart, "keep-alive")) return null;
+          if (valueLen === 5 && bytesAre(head, valueStart, "close")) close = true;
+          else if (valueLen !== 10 || !bytesAre(head, valueStart, "keep-alive")) return null;
           drop = true;
         } else {
-          drop = nameIs(head, lineStart, "keep-alive");
+          drop = bytesAre(head, lineStart, "keep-alive");
         }
         break;
       case 14:
-        if (nameIs(head, lineStart, "content-length")) {
-          const len = valueEnd - valueStart;
-          if (contentLength >= 0 || len === 0 || len > MAX_CONTENT_LENGTH_DIGITS) return null;
-          let v = 0;
-          for (let k = valueStart; k < valueEnd; k++) {
-            const c = head[k];
-            if (!isDigit(c)) return null;
-            v = v * 10 + c - 0x30;
-          }
-          contentLength = v;
+        if (bytesAre(head, lineStart, "content-length")) {
+          if (contentLength >= 0) return null;
+          contentLength = digitsValue(head, valueStart, valueEnd);
+          if (contentLength < 0) return null;
         }
         break;
       case 16:
-        drop = nameIs(head, lineStart, "proxy-connection");
+        drop = bytesAre(head, lineStart, "proxy-connection");
         break;
       case 17:
-        if (nameIs(head, lineStart, "transfer-encoding")) {
-          if (chunked || valueEnd - valueStart !== 7 || !nameIs(head, valueStart, "chunked")) return null;
+        if (bytesAre(head, lineStart, "transfer-encoding")) {
+          if (chunked || valueLen !== 7 || !bytesAre(head, valueStart, "chunked")) return null;
           chunked = true;
         }
         break;
