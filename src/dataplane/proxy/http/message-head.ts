@@ -75,7 +75,7 @@ export interface ResponseHead {
 /** Transfer codings that may precede the final chunked (everything else is 501). */
 const KNOWN_CODINGS = new Set(["gzip", "x-gzip", "deflate", "compress", "x-compress"]);
 
-const MAX_CONTENT_LENGTH_DIGITS = 15;
+export const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /**
  * The head as one string without the final empty line: every line, the start line
@@ -608,7 +608,7 @@ const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
  * reason; field bytes hold no CR, so that CR LF is the first), else -1 and
  * statusLineExact must judge it.
  */
-function statusLineFast(head: Buffer, n: number): number {
+export function statusLineFast(head: Buffer, n: number): number {
   // "HTTP/1.0 " or "HTTP/1.1 "
   if (head[0] !== 0x48 || head[1] !== 0x54 || head[2] !== 0x54 || head[3] !== 0x50 || head[4] !== 0x2f) {
     return -1;

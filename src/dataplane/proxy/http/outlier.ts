@@ -52,7 +52,6 @@ export class OutlierDetector {
     return this.settings.consecutiveErrors > 0;
   }
 
-  /** True while `backend` is ejected (expiry happens in expire(), not here). */
   /**
    * Whether a result for `backend` could change anything: false for a success from a
    * backend with no failure on record (the common case), so the caller may skip it
@@ -62,6 +61,7 @@ export class OutlierDetector {
     return this.enabled && (!ok || this.state.has(backend));
   }
 
+  /** True while `backend` is ejected (expiry happens in expire(), not here). */
   isEjected(backend: string): boolean {
     return (this.state.get(backend)?.until ?? 0) > 0;
   }

@@ -15,10 +15,10 @@
 // `keep-alive` or `close`), no Upgrade, no field named `close`. Anything else gets
 // null and goes through parseResponseHead and forwardResponseHead, which stay the
 // reference: test/unit/http/response-wire.test.ts runs every input through both and
-// compares the framing and the forwarded bytes. Those rules also decide every
+// compares the framing and the forwarded bytes. The exact path also makes every
 // refusal: this path never refuses, it only declines.
-import { type BodyKind, parseResponseHead, type ResponseHead } from "./message-head.ts";
-import { CR, FAST_PATHS, FIELD_VALUE, LF, SP } from "./syntax.ts";
+import { type BodyKind, parseResponseHead, type ResponseHead, statusLineFast } from "./message-head.ts";
+import { CR, FAST_PATHS, LF, SP } from "./syntax.ts";
 import {
   bytesAre,
   canonicalLine,
@@ -115,7 +115,7 @@ export class WireResponse implements ResponseHead {
     return this.#full().canonicalFields;
   }
 
-  /** The length of forwarded() for these arguments. */
+  /** The length of what writeForwarded() writes for these arguments. */
   forwardedLength(clientMinor: number, keepAlive: boolean): number {
     const head = this.#bytes();
     return head.length - droppedLength(this.#dropped) + connectionLine(clientMinor, keepAlive).length;
@@ -144,8 +144,6 @@ function connectionLine(clientMinor: number, keepAlive: boolean): Buffer {
   return clientMinor === 0 ? CONNECTION_KEEP_ALIVE : NO_LINE;
 }
 
-const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
-
 /**
  * The head (through its final CR LF CR LF, as HeadScanner gives it) as a
  * WireResponse, or null when it is not one of the heads described at the top of
@@ -155,29 +153,12 @@ export function scanResponseWire(head: Buffer, requestMethod: string): WireRespo
   if (!FAST_PATHS.enabled) return null;
   // As in parseResponseHead: the lines before the final empty one.
   const n = head.length - 2;
-  // "HTTP/1.1 " 3DIGIT SP: 1xx (interim, 101) are left to the exact path.
-  if (
-    n < 15 ||
-    head[0] !== 0x48 ||
-    head[1] !== 0x54 ||
-    head[2] !== 0x54 ||
-    head[3] !== 0x50 ||
-    head[4] !== 0x2f ||
-    head[5] !== 0x31 ||
-    head[6] !== 0x2e ||
-    head[7] !== 0x31 ||
-    head[8] !== SP
-  ) {
-    return null;
-  }
-  const d0 = head[9];
-  if (d0 < 0x32 || d0 > 0x39 || !isDigit(head[10]) || !isDigit(head[11]) || head[12] !== SP) return null;
-  const status = (d0 - 0x30) * 100 + (head[10] - 0x30) * 10 + head[11] - 0x30;
-  const fieldValue = FIELD_VALUE;
-  let i = 13;
-  while (fieldValue[head[i]] === 1) i++;
-  if (i + 2 > n || head[i] !== CR || head[i + 1] !== LF) return null;
-  i += 2;
+  // "HTTP/1.1 " 3DIGIT SP reason: 1xx (interim, 101), HTTP/1.0 and a status line
+  // without the reason's space are left to the exact path.
+  const startEnd = statusLineFast(head, n);
+  if (startEnd < 0 || head[7] !== 0x31 || head[9] < 0x32 || head[12] !== SP) return null;
+  const status = (head[9] - 0x30) * 100 + (head[10] - 0x30) * 10 + head[11] - 0x30;
+  let i = startEnd + 2;
 
   let contentLength = -1;
   let chunked = false;

@@ -3,14 +3,12 @@
 // the same way and left out: wrk's one-field request and a browser-like nine-field one
 // both came out within the noise (0.98x-1.03x the CPU per request in paired runs),
 // since parseRequestHead's strings are cheap slices of one decode.
+import { MAX_CONTENT_LENGTH_DIGITS } from "./message-head.ts";
 import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TCHAR } from "./syntax.ts";
 
 // Module-local aliases of the byte tables (see message-head.ts).
 const TCHAR_ = TCHAR;
 const FIELD_VALUE_ = FIELD_VALUE;
-
-/** As in message-head.ts. */
-const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 /** Where the last canonicalLine() found the parts of its line (a scratch, not an allocation per line). */
 export const fieldLine = { nameEnd: 0, valueStart: 0, valueEnd: 0 };
