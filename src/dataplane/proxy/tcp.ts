@@ -6,20 +6,24 @@
 // balancer for new connections, ends the connections of flushed backends, and
 // lets everything else drain.
 //
-// Sockets are libuv handles (uv-tcp.ts), not net.Socket: the relay is the hot path
-// of L4 and the stream layer was most of its CPU.
+// Sockets are plain non-blocking sockets in one epoll set (epoll/), driven through
+// libc calls, not net.Socket or libuv handles: the relay is the hot path of L4, and
+// the stream layer, then the one entry into JavaScript per libuv event, were most of
+// its CPU (docs/dataplane-proxy.md, "Performance").
 import type { FlowKey } from "../../balance/types.ts";
 import type { HostPort } from "../../config/types.ts";
 import type { DesiredFrontend } from "../../model/desired.ts";
 import { BackendCounters, type BackendTable, buildBackendTable } from "./backends.ts";
 import { type ListenerStats, zeroCounters } from "./counters.ts";
+import { EpollTcpServer } from "./epoll/server.ts";
+import type { SocketAddress } from "./epoll/sockaddr.ts";
+import { connectEpollTcp, type EpollTcpStream, type StreamEvents } from "./epoll/stream.ts";
 import { listenError } from "./listen-error.ts";
 import type { FrontendListener, ListenerOptions, ProxyLogger } from "./listener.ts";
 import { silentLogger } from "./listener.ts";
 import { LiveList } from "./live-list.ts";
 import { encodeProxyHeader, type ProxyAddresses } from "./proxy-protocol.ts";
 import { FlowRegistry } from "./registry.ts";
-import { connectTcp, type Peer, TcpServer, type TcpStream, type TcpStreamEvents } from "./uv-tcp.ts";
 
 /**
  * One client connection and (once chosen) its backend connection. It is also the
@@ -27,10 +31,10 @@ import { connectTcp, type Peer, TcpServer, type TcpStream, type TcpStreamEvents 
  * asks (getpeername() is a syscall round-robin never needs).
  */
 class TcpConnection implements FlowKey {
-  readonly client: TcpStream;
+  readonly client: EpollTcpStream;
   /** Backends whose connect failed for this client (not tried again); null until one fails. */
   tried: Set<string> | null = null;
-  backend: TcpStream | null = null;
+  backend: EpollTcpStream | null = null;
   backendName: string | null = null;
   connected = false;
   finished = false;
@@ -41,9 +45,9 @@ class TcpConnection implements FlowKey {
   /** Its index in the listener's live list, and in its backend's list in the registry. */
   liveSlot = -1;
   backendSlot = -1;
-  #peer: Peer | null | undefined;
+  #peer: SocketAddress | null | undefined;
 
-  constructor(client: TcpStream) {
+  constructor(client: EpollTcpStream) {
     this.client = client;
   }
 
@@ -55,7 +59,7 @@ class TcpConnection implements FlowKey {
     return this.#clientPeer()?.port ?? 0;
   }
 
-  #clientPeer(): Peer | null {
+  #clientPeer(): SocketAddress | null {
     if (this.#peer === undefined) this.#peer = this.client.peer();
     return this.#peer;
   }
@@ -76,7 +80,7 @@ interface RelayOwner {
  * which is also what makes reusing the read buffer safe) and half-close (a FIN from
  * one side is passed on as a FIN to the other once its queued bytes are out).
  */
-class RelaySide implements TcpStreamEvents {
+class RelaySide implements StreamEvents {
   readonly #c: TcpConnection;
   readonly #owner: RelayOwner;
   readonly #fromClient: boolean;
@@ -87,19 +91,21 @@ class RelaySide implements TcpStreamEvents {
     this.#fromClient = fromClient;
   }
 
-  #self(): TcpStream {
-    return this.#fromClient ? this.#c.client : (this.#c.backend as TcpStream);
+  #self(): EpollTcpStream {
+    return this.#fromClient ? this.#c.client : (this.#c.backend as EpollTcpStream);
   }
 
-  #other(): TcpStream | null {
+  #other(): EpollTcpStream | null {
     return this.#fromClient ? this.#c.backend : this.#c.client;
   }
 
-  onData(n: number, buf: Buffer): void {
+  onData(n: number, buf: Buffer, finFollows: boolean): void {
     this.#c.lastActive = this.#owner.clock();
     const to = this.#other();
     if (to === null || to.closed) return;
-    if (!to.write(buf.subarray(0, n))) this.#self().pause();
+    // With the FIN following, onEnd's shutdown() comes next: the bytes and our FIN
+    // leave in one segment (MSG_MORE holds the bytes until the FIN joins them).
+    if (!to.write(buf.subarray(0, n), finFollows)) this.#self().pause();
   }
 
   onDrain(): void {
@@ -128,7 +134,7 @@ export class TcpListener implements FrontendListener {
   readonly name: string;
   #frontend: DesiredFrontend;
   #table: BackendTable;
-  #server: TcpServer | null = null;
+  #server: EpollTcpServer | null = null;
   readonly #options: ListenerOptions;
   readonly #log: ProxyLogger;
   readonly #registry = new FlowRegistry<TcpConnection>();
@@ -175,7 +181,7 @@ export class TcpListener implements FrontendListener {
     const { host, port } = this.#frontend.listen;
     if (this.#server !== null || this.#stopping) return;
     try {
-      this.#server = TcpServer.listen(
+      this.#server = EpollTcpServer.listen(
         host,
         port,
         { reusePort: this.#options.reusePort === true },
@@ -321,7 +327,7 @@ export class TcpListener implements FrontendListener {
     });
   }
 
-  #accept(client: TcpStream): void {
+  #accept(client: EpollTcpStream): void {
     const max = this.#frontend.settings.maxConnections;
     if (this.#stopping || (max > 0 && this.#live.size >= max)) {
       this.rejected++;
@@ -355,15 +361,20 @@ export class TcpListener implements FrontendListener {
     const target = table.backends[index];
     c.backendName = target.name;
     this.#registry.add(target.name, c);
-    const backend = connectTcp(target.address, target.port, new RelaySide(c, this.#relay, false), (err) => {
-      if (err === null) this.#established(c, backend);
-      else this.#connectFailed(c, backend, err);
-    });
+    const backend = connectEpollTcp(
+      target.address,
+      target.port,
+      new RelaySide(c, this.#relay, false),
+      (err) => {
+        if (err === null) this.#established(c, backend);
+        else this.#connectFailed(c, backend, err);
+      },
+    );
     c.backend = backend;
     c.connectSince = Date.now();
   }
 
-  #connectFailed(c: TcpConnection, backend: TcpStream, err: NodeJS.ErrnoException): void {
+  #connectFailed(c: TcpConnection, backend: EpollTcpStream, err: NodeJS.ErrnoException): void {
     if (c.backend !== backend || c.finished) return;
     const name = c.backendName!;
     this.#totals.connectErrors++;
@@ -382,7 +393,7 @@ export class TcpListener implements FrontendListener {
     this.#connect(c);
   }
 
-  #established(c: TcpConnection, backend: TcpStream): void {
+  #established(c: TcpConnection, backend: EpollTcpStream): void {
     if (c.backend !== backend || c.finished) return;
     c.connected = true;
     this.#perBackend.of(c.backendName!).connectionsTotal++;
@@ -429,13 +440,15 @@ export class TcpListener implements FrontendListener {
     if (this.#live.size === 0 && this.#onEmpty !== null) {
       const done = this.#onEmpty;
       this.#onEmpty = null;
-      done();
+      // From an immediate: this may run in a batch of socket events, outside Node's
+      // callback scope, where the promise's reactions would wait for the next callback.
+      setImmediate(done);
     }
   }
 }
 
 /** The PROXY header for a client; UNKNOWN/LOCAL when its addresses cannot be written. */
-function proxyHeader(version: "v1" | "v2", client: TcpStream): Buffer {
+function proxyHeader(version: "v1" | "v2", client: EpollTcpStream): Buffer {
   try {
     return encodeProxyHeader(version, addressesOf(client));
   } catch {
@@ -444,7 +457,7 @@ function proxyHeader(version: "v1" | "v2", client: TcpStream): Buffer {
 }
 
 /** The PROXY header's view of a client connection; null if it is already gone. */
-function addressesOf(client: TcpStream): ProxyAddresses | null {
+function addressesOf(client: EpollTcpStream): ProxyAddresses | null {
   const remote = client.peer();
   const local = client.local();
   if (remote === null || local === null) return null;
