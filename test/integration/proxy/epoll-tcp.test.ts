@@ -161,6 +161,16 @@ describe("epoll sockets", () => {
     await ended;
   });
 
+  it("reads a backlog bigger than one turn's reads intact, and its end", async () => {
+    const { client, stream, events } = await connected(false);
+    const payload = randomBytes(4 * 1024 * 1024);
+    client.end(payload);
+    await new Promise((r) => setTimeout(r, 100)); // let the kernel take what it will
+    stream.resume();
+    await waitFor(() => events.ended || undefined, 5000);
+    assert.ok(Buffer.concat(events.data).equals(payload));
+  });
+
   it("queues a write the peer cannot take, reports drain, and loses no byte", async () => {
     const { client, stream, events } = await connected(false);
     client.pause();

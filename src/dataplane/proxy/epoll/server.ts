@@ -132,7 +132,16 @@ export class EpollTcpServer implements PollTarget {
         if (e === EMFILE || e === ENFILE || e === ENOBUFS || e === ENOMEM) this.#rest();
         return;
       }
-      this.#onConnection(new EpollTcpStream(fd, NO_EVENTS));
+      let stream: EpollTcpStream;
+      try {
+        stream = new EpollTcpStream(fd, NO_EVENTS);
+      } catch (err) {
+        // The poller could not take it (epoll_ctl: out of memory or watches).
+        close(fd);
+        this.#onError(err as NodeJS.ErrnoException);
+        return;
+      }
+      this.#onConnection(stream);
     }
   }
 

@@ -73,6 +73,8 @@ export const NO_EVENTS: StreamEvents = { onData: noop, onEnd: noop, onDrain: noo
 
 /** Every socket reads here and hands the bytes on before the next read. */
 const READ_BUF = Buffer.allocUnsafeSlow(64 * 1024);
+/** Full reads in a row before the socket lets the others have the loop (libuv's is 32). */
+const READS_PER_TURN = 16;
 /** Registered once per socket: reads, writes and the peer's FIN, edge-triggered. */
 export const STREAM_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
@@ -273,7 +275,14 @@ export class EpollTcpStream implements PollTarget {
   }
 
   #read(): void {
-    while (this.#reading && this.#readable && !this.#closed) {
+    for (let reads = 0; this.#reading && this.#readable && !this.#closed; reads++) {
+      if (reads === READS_PER_TURN) {
+        // A peer that sends as fast as we relay would hold the loop: the rest of its
+        // bytes wait for the next turn (no new edge will announce them).
+        this.#readSoon ??= () => this.#read();
+        setImmediate(this.#readSoon);
+        return;
+      }
       const n = recv(this.#fd, READ_BUF, READ_BUF.length, 0);
       if (n > 0) {
         this.bytesRead += n;
@@ -393,6 +402,7 @@ export function connectEpollTcp(
 ): EpollTcpStream {
   let fail: NodeJS.ErrnoException | null = null;
   let fd = -1;
+  let stream: EpollTcpStream | null = null;
   try {
     const addr = sockaddrOf(host, port);
     fd = socket(addr.length === 16 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -402,16 +412,15 @@ export function connectEpollTcp(
       const e = errno();
       if (e !== EINPROGRESS) throw errnoError(e, "connect", `${host}:${port}`);
     }
+    stream = new EpollTcpStream(fd, events);
   } catch (err) {
     fail = err as NodeJS.ErrnoException;
     if (fd >= 0) close(fd);
-    fd = -1;
   }
-  const stream = new EpollTcpStream(fd, events);
-  if (fail !== null) {
+  if (stream === null) {
     // Reported asynchronously, as a refused connect would be, on a stream born closed.
     setImmediate(() => onConnect(fail));
-    return stream;
+    return new EpollTcpStream(-1, events);
   }
   stream.startConnect(host, port, onConnect);
   stream.resume();
