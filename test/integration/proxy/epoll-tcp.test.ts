@@ -402,6 +402,59 @@ describe("epoll sockets", () => {
   });
 });
 
+describe("epoll listener out of descriptors", () => {
+  it("reports EMFILE, keeps listening, and accepts the waiting clients once descriptors free up", async () => {
+    // A child process with a descriptor limit just above what it has open: it keeps
+    // what it accepts until told to let go, and prints what happens.
+    const server = new URL("../../../src/dataplane/proxy/epoll/server.ts", import.meta.url).href;
+    const code = `
+      import { readdirSync } from "node:fs";
+      import koffi from "koffi";
+      const { EpollTcpServer } = await import(${JSON.stringify(server)});
+      const setrlimit = koffi.load("libc.so.6").func("int setrlimit(int, const void *)");
+      const limit = Buffer.alloc(16);
+      limit.writeBigUInt64LE(BigInt(readdirSync("/proc/self/fd").length + 8), 0);
+      limit.writeBigUInt64LE(4096n, 8);
+      if (setrlimit(7, limit) !== 0) throw new Error("setrlimit");
+      let keep = true;
+      const held = [];
+      let accepted = 0;
+      const srv = EpollTcpServer.listen("127.0.0.1", 0, {}, (s) => {
+        accepted++;
+        if (keep) held.push(s); else s.close();
+        console.log("accepted " + accepted);
+      }, (err) => console.log("error " + err.code));
+      console.log("port " + srv.address().port);
+      process.stdin.on("data", () => { keep = false; for (const s of held) s.close(); held.length = 0; });
+      setTimeout(() => process.exit(0), 20000).unref();
+    `;
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+      cwd: new URL("../../../", import.meta.url),
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    cleanups.push(() => child.kill());
+    const lines: string[] = [];
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => lines.push(...d.split("\n").filter((l) => l !== "")));
+    const portLine = await waitFor(() => lines.find((l) => l.startsWith("port ")), 10_000);
+    const port = Number(portLine.slice(5));
+    const clients: Socket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = connect({ host: "127.0.0.1", port });
+      c.on("error", () => {});
+      clients.push(c);
+      cleanups.push(() => c.destroy());
+    }
+    await waitFor(() => lines.includes("error EMFILE") || undefined, 10_000);
+    const before = lines.filter((l) => l.startsWith("accepted ")).length;
+    assert.ok(before < 20, "it ran out before accepting every client");
+    child.stdin.write("let go\n");
+    await waitFor(() => lines.includes("accepted 20") || undefined, 10_000);
+    assert.equal(child.exitCode, null, "still running");
+  });
+});
+
 describe("epoll sockets against a net server", () => {
   it("relays a greeting from a server that speaks first", async () => {
     const greeter = createServer((sock) => sock.end("hello first"));
