@@ -346,12 +346,25 @@ describe("epoll sockets", () => {
     assert.equal(b.address()?.port, shared);
   });
 
-  it("listens on IPv6, where '::' takes IPv4 clients too", async () => {
+  it("listens on IPv6, where '::' takes IPv4 clients too, and connects over IPv6", async () => {
     const { port, next } = accepted("::");
     const client = await connectTo(port);
     cleanups.push(() => client.destroy());
     const stream = await next;
     assert.deepEqual(stream.peer(), { address: "::ffff:127.0.0.1", port: client.localPort, family: "IPv6" });
+
+    // And out over IPv6, to the same listener.
+    const second = accepted("::1");
+    const events = recorder();
+    const out = await new Promise<EpollTcpStream>((resolve, reject) => {
+      const s: EpollTcpStream = connectEpollTcp("::1", second.port, events, (err) =>
+        err ? reject(err) : resolve(s),
+      );
+      cleanups.push(() => s.close());
+    });
+    const inbound = await second.next;
+    assert.deepEqual(out.peer(), { address: "::1", port: second.port, family: "IPv6" });
+    assert.equal(inbound.peer()?.port, out.local()?.port);
   });
 
   it("reports a peer's reset as an error, not an end", async () => {
