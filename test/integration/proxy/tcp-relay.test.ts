@@ -2,7 +2,8 @@
 // socket.setTimeout must keep their contracts (whole replies after both FINs,
 // idleness judged on bytes in either direction).
 import assert from "node:assert/strict";
-import type { Socket } from "node:net";
+import { readdirSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import { desiredFrontend, desiredState, type FrontendSpec } from "../../helpers/desired.ts";
 import { closed, proxyRig, readBytes, tcpServer } from "../../helpers/proxy-peers.ts";
@@ -44,6 +45,72 @@ describe("TCP proxy relay", () => {
       assert.equal(dp.stats().frontends.fe.bytesOut, 3 * size);
     });
   }
+
+  it("comes out of a storm of mixed endings with no connection and no descriptor left", async () => {
+    // The backend does what the first byte asks: echo, reset, close at once, or answer
+    // and end. Clients end normally, half-close first, reset, or leave without a byte.
+    const backend = await peer(
+      tcpServer((socket) => {
+        socket.on("end", () => socket.end());
+        socket.once("data", (d: Buffer) => {
+          const ask = String.fromCharCode(d[0]);
+          if (ask === "r") socket.resetAndDestroy();
+          else if (ask === "c") socket.destroy();
+          else if (ask === "h") socket.end(d);
+          else socket.write(d);
+        });
+      }),
+    );
+    const { dp, port } = await proxy({
+      backends: [{ name: "b", port: backend.port }],
+      settings: { idleTimeout: 5000 },
+    });
+    const warm = await client(port);
+    warm.write("e");
+    await readBytes(warm, 1);
+    warm.destroy();
+    await waitFor(() => dp.stats().frontends.fe.connectionsActive === 0, 3000, "warm-up to end");
+    const descriptors = () => readdirSync("/proc/self/fd").length;
+    const before = descriptors();
+    const one = (i: number): Promise<void> =>
+      new Promise((resolve) => {
+        const s = connect({ host: "127.0.0.1", port, allowHalfOpen: i % 5 === 1 });
+        s.on("error", () => {});
+        s.on("close", () => resolve());
+        s.on("data", () => {});
+        const ask = "erch"[i % 4];
+        s.once("connect", () => {
+          switch (i % 5) {
+            case 0: // ask, then leave once answered (or cut off)
+              s.write(`${ask}payload`);
+              s.once("data", () => s.end());
+              s.once("end", () => s.end());
+              break;
+            case 1: // half-close first, then wait for the backend's end
+              s.end(`${ask}payload`);
+              break;
+            case 2: // ask, then reset
+              s.write(`${ask}payload`, () => s.resetAndDestroy());
+              break;
+            case 3: // leave without a byte
+              s.end();
+              break;
+            default: // a burst, and leave once answered
+              s.write(Buffer.alloc(200_000, ask));
+              s.once("data", () => s.end());
+              s.once("end", () => s.end());
+          }
+        });
+      });
+    for (let batch = 0; batch < 6; batch++) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => one(batch * 50 + k)));
+    }
+    await waitFor(() => dp.stats().frontends.fe.connectionsActive === 0, 5000, "every connection to end");
+    await waitFor(() => descriptors() <= before || undefined, 5000, "descriptors back to where they were");
+    const s = await client(port);
+    s.write("ealive");
+    assert.equal((await readBytes(s, 6)).toString(), "ealive");
+  });
 
   it("delivers the client's bytes to a backend that sent its FIN first", async () => {
     let got: Promise<Buffer> | null = null;
