@@ -81,6 +81,9 @@ export const inetNtop = libc.func(
   "const char *inet_ntop(int af, const void *src, void *dst, uint32_t size)",
 ) as (af: number, src: Uint8Array, dst: Uint8Array, size: number) => string | null;
 
+/** An int 1, for setsockopt's on switches. */
+export const INT_ONE = Buffer.from(new Int32Array([1]).buffer);
+
 /** errno of the last call that failed. */
 export function errno(): number {
   return koffi.errno();

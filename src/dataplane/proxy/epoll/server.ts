@@ -17,6 +17,7 @@ import {
   errno,
   errnoError,
   getsockname,
+  INT_ONE,
   IPPROTO_TCP,
   listen,
   SO_REUSEADDR,
@@ -38,7 +39,6 @@ export interface EpollTcpServerOptions {
   backlog?: number;
 }
 
-const ONE = Buffer.from([1, 0, 0, 0]);
 /** Accepts per ready event: the rest wait for the next loop turn, so one busy port cannot starve the others. */
 const ACCEPT_BATCH = 64;
 /** How long accepting rests after running out of descriptors or memory, instead of spinning on a ready socket. */
@@ -81,11 +81,11 @@ export class EpollTcpServer implements PollTarget {
     const fd = socket(addr.length === 16 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw errnoError(errno(), "socket", `${host}:${port}`);
     let syscall = "setsockopt";
-    let ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, ONE, 4) === 0;
-    if (ok && options.reusePort === true) ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, ONE, 4) === 0;
+    let ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, INT_ONE, 4) === 0;
+    if (ok && options.reusePort === true) ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, INT_ONE, 4) === 0;
     // Accepted sockets inherit TCP_NODELAY from the listening socket (Linux copies the
     // listener's options into each child), sparing a setsockopt per connection.
-    if (ok) ok = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ONE, 4) === 0;
+    if (ok) ok = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, INT_ONE, 4) === 0;
     if (ok) {
       syscall = "bind";
       ok = bind(fd, addr, addr.length) === 0;

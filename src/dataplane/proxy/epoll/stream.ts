@@ -31,6 +31,7 @@ import {
   getpeername,
   getsockname,
   getsockopt,
+  INT_ONE,
   IPPROTO_TCP,
   MSG_MORE,
   MSG_NOSIGNAL,
@@ -76,9 +77,8 @@ const READ_BUF = Buffer.allocUnsafeSlow(64 * 1024);
 /** Full reads in a row before the socket lets the others have the loop (libuv's is 32). */
 const READS_PER_TURN = 16;
 /** Registered once per socket: reads, writes and the peer's FIN, edge-triggered. */
-export const STREAM_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+const STREAM_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
-const ONE = Buffer.from([1, 0, 0, 0]);
 const nameBuf = Buffer.alloc(SOCKADDR_MAX);
 const lenBuf = Buffer.alloc(4);
 const intBuf = Buffer.alloc(4);
@@ -407,7 +407,7 @@ export function connectEpollTcp(
     const addr = sockaddrOf(host, port);
     fd = socket(addr.length === 16 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw errnoError(errno(), "socket", `${host}:${port}`);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ONE, 4);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, INT_ONE, 4);
     if (connect(fd, addr, addr.length) < 0) {
       const e = errno();
       if (e !== EINPROGRESS) throw errnoError(e, "connect", `${host}:${port}`);
