@@ -76,9 +76,9 @@ interface RelayOwner {
 
 /**
  * The events of one side of a connection: its bytes go to the other side, with
- * backpressure (a queued write pauses the reading side until the writer drains,
- * which is also what makes reusing the read buffer safe) and half-close (a FIN from
- * one side is passed on as a FIN to the other once its queued bytes are out).
+ * backpressure (a queued write pauses the reading side until the writer drains; the
+ * writer queues a copy, as the read buffer serves the next read) and half-close (a FIN
+ * from one side is passed on as a FIN to the other once its queued bytes are out).
  */
 class RelaySide implements StreamEvents {
   readonly #c: TcpConnection;
@@ -403,7 +403,7 @@ export class TcpListener implements FrontendListener {
     if (settings.proxyProtocol !== "none") backend.write(proxyHeader(settings.proxyProtocol, client));
     c.lastActive = this.#clock;
     client.setEvents(new RelaySide(c, this.#relay, true));
-    client.resume(); // the backend reads since its connect started (connectTcp)
+    client.resume(); // the backend reads since its connect started (connectEpollTcp)
   }
 
   /**
