@@ -19,8 +19,9 @@
 // call used here, so a Node update that changes them fails loudly, never silently.
 // Nothing else in lodestone uses these bindings: TLS, UDP, health checks and the
 // admin API stay on the public API.
-import { getSystemErrorMessage, getSystemErrorName } from "node:util";
+import { getSystemErrorName } from "node:util";
 import { LARGE_READ_BUFFER, ReadBufferPool, SMALL_READ_BUFFER } from "./read-buffer-pool.ts";
+import { socketError } from "./socket-error.ts";
 
 /** A libuv stream handle as tcp_wrap/stream_wrap expose it (the subset used here). */
 interface UvTcpHandle {
@@ -108,18 +109,6 @@ export function assertUvTcp(): void {
 
 // Fail at load, with the reason, rather than at the first connection.
 assertUvTcp();
-
-/** An Error with errno/code/syscall like Node's own socket errors. */
-export function uvError(status: number, syscall: string, detail?: string): NodeJS.ErrnoException {
-  const code = getSystemErrorName(status);
-  const err: NodeJS.ErrnoException = new Error(
-    `${syscall} ${code}${detail === undefined ? "" : ` ${detail}`}: ${getSystemErrorMessage(status)}`,
-  );
-  err.errno = status;
-  err.code = code;
-  err.syscall = syscall;
-  return err;
-}
 
 export interface Peer {
   address: string;
@@ -239,7 +228,7 @@ export class TcpStream {
     }
     const status = this.#handle.readStart();
     if (status < 0) {
-      this.#events.onError(uvError(status, "read"));
+      this.#events.onError(socketError(status, "read"));
       return;
     }
     this.#reading = true;
@@ -290,7 +279,7 @@ export class TcpStream {
     if (this.#closed) return true;
     if (this.#shutdownSent) {
       // What libuv answers a write after a shutdown request.
-      this.#events.onError(uvError(UV_EPIPE, "write"));
+      this.#events.onError(socketError(UV_EPIPE, "write"));
       return true;
     }
     let req = spareWriteReq;
@@ -303,7 +292,7 @@ export class TcpStream {
     const status =
       buf !== null ? this.#handle.writeBuffer(req, buf) : this.#handle.writeLatin1String(req, text as string);
     if (status < 0) {
-      this.#events.onError(uvError(status, "write"));
+      this.#events.onError(socketError(status, "write"));
       return true;
     }
     this.bytesWritten += buf !== null ? buf.length : (text as string).length;
@@ -323,7 +312,7 @@ export class TcpStream {
     this.#pendingWrites--;
     if (this.#closed) return;
     if (status < 0) {
-      this.#events.onError(uvError(status, "write"));
+      this.#events.onError(socketError(status, "write"));
       return;
     }
     if (this.#pendingWrites === 0) this.#events.onDrain();
@@ -344,7 +333,7 @@ export class TcpStream {
     if (status < 0) {
       this.#shutdownCb = null;
       // E.g. ENOTCONN when the peer is gone already: the owner closes the socket.
-      this.#events.onError(uvError(status, "shutdown"));
+      this.#events.onError(socketError(status, "shutdown"));
     }
   }
 
@@ -354,7 +343,7 @@ export class TcpStream {
     this.#shutdownCb = null;
     if (this.#closed) return;
     if (status < 0 && getSystemErrorName(status) !== "ENOTCONN") {
-      this.#events.onError(uvError(status, "shutdown"));
+      this.#events.onError(socketError(status, "shutdown"));
       return;
     }
     cb?.();
@@ -426,7 +415,7 @@ export class TcpStream {
       this.#events.onEnd();
     } else {
       this.#handle.readStop();
-      this.#events.onError(uvError(n, "read"));
+      this.#events.onError(socketError(n, "read"));
     }
     return undefined;
   }
@@ -469,14 +458,14 @@ export class TcpServer {
     }
     if (status < 0) {
       handle.close();
-      throw uvError(status, syscall, `${host}:${port}`);
+      throw socketError(status, syscall, `${host}:${port}`);
     }
     // Accepted sockets inherit TCP_NODELAY from the listening socket (Linux copies the
     // listener's options into each child), sparing a setsockopt per connection.
     handle.setNoDelay(true);
     handle.onconnection = (accepted, client) => {
       if (accepted < 0 || client === undefined) {
-        onError(uvError(accepted, "accept"));
+        onError(socketError(accepted, "accept"));
         return;
       }
       onConnection(new TcpStream(client, NO_EVENTS));
@@ -509,7 +498,7 @@ function onConnectDone(this: UvRequest, status: number): void {
   if (stream.closed) return;
   if (status < 0) {
     stream.close();
-    onConnect(uvError(status, "connect", `${this.address}:${this.port}`));
+    onConnect(socketError(status, "connect", `${this.address}:${this.port}`));
     return;
   }
   stream.setNoDelay();
@@ -544,7 +533,7 @@ export function connectTcp(
   const status = host.includes(":") ? handle.connect6(req, host, port) : handle.connect(req, host, port);
   if (status < 0) {
     // Reported asynchronously, as a refused connect would be.
-    const err = uvError(status, "connect", `${host}:${port}`);
+    const err = socketError(status, "connect", `${host}:${port}`);
     stream.close();
     queueMicrotask(() => onConnect(err));
     return stream;

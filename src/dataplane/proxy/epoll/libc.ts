@@ -2,7 +2,6 @@
 // their C prototypes so a reader can check them against the man pages. Buffers are
 // passed as pointers without a copy; errno is read with koffi.errno() right after
 // the call that failed.
-import { getSystemErrorMessage, getSystemErrorName } from "node:util";
 import koffi from "koffi";
 
 const libc = koffi.load("libc.so.6");
@@ -125,15 +124,3 @@ export const EMFILE = 24;
 export const ENOBUFS = 105;
 export const ECONNABORTED = 103;
 export const EINPROGRESS = 115;
-
-/** An Error with errno/code/syscall like Node's own socket errors (errno negative, as Node has it). */
-export function errnoError(code: number, syscall: string, detail?: string): NodeJS.ErrnoException {
-  const name = getSystemErrorName(-code);
-  const err: NodeJS.ErrnoException = new Error(
-    `${syscall} ${name}${detail === undefined ? "" : ` ${detail}`}: ${getSystemErrorMessage(-code)}`,
-  );
-  err.errno = -code;
-  err.code = name;
-  err.syscall = syscall;
-  return err;
-}

@@ -11,6 +11,7 @@
 // (a timer, an immediate), not at the end of the batch. Code on this path that
 // settles a promise does so from setImmediate.
 import koffi from "koffi";
+import { socketError } from "../socket-error.ts";
 import {
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
@@ -19,7 +20,6 @@ import {
   epollCtl,
   epollWait,
   errno,
-  errnoError,
 } from "./libc.ts";
 
 /** What the poller hands a ready descriptor's events to. */
@@ -53,7 +53,7 @@ class Poller {
 
   constructor() {
     this.#epfd = epollCreate1(EPOLL_CLOEXEC);
-    if (this.#epfd < 0) throw errnoError(errno(), "epoll_create1");
+    if (this.#epfd < 0) throw socketError(-errno(), "epoll_create1");
     this.#watch = koffi.node.poll(this.#epfd, { readable: true }, () => this.#dispatch());
     // Like a libuv handle: the process stays up while a socket is open, not for the set alone.
     this.#watch.unref();
@@ -103,7 +103,7 @@ class Poller {
     ev.writeUInt32LE(events >>> 0, 0);
     ev.writeUInt32LE(fd, DATA_AT);
     ev.writeUInt32LE(serial, DATA_AT + 4);
-    if (epollCtl(this.#epfd, op, fd, ev) < 0) throw errnoError(errno(), "epoll_ctl");
+    if (epollCtl(this.#epfd, op, fd, ev) < 0) throw socketError(-errno(), "epoll_ctl");
   }
 
   #dispatch(): void {

@@ -1,5 +1,7 @@
 // A listening TCP socket in the process's epoll set: each ready event accepts every
 // pending connection (up to a batch) and hands each on as an EpollTcpStream.
+
+import { socketError } from "../socket-error.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -15,7 +17,6 @@ import {
   ENOMEM,
   EPOLLIN,
   errno,
-  errnoError,
   getsockname,
   INT_ONE,
   IPPROTO_TCP,
@@ -79,7 +80,7 @@ export class EpollTcpServer implements PollTarget {
   ): EpollTcpServer {
     const addr = encodeSockaddr(host, port);
     const fd = socket(addr.length === 16 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw errnoError(errno(), "socket", `${host}:${port}`);
+    if (fd < 0) throw socketError(-errno(), "socket", `${host}:${port}`);
     let syscall = "setsockopt";
     let ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, INT_ONE, 4) === 0;
     if (ok && options.reusePort === true) ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, INT_ONE, 4) === 0;
@@ -95,7 +96,7 @@ export class EpollTcpServer implements PollTarget {
       ok = listen(fd, options.backlog ?? 511) === 0;
     }
     if (!ok) {
-      const err = errnoError(errno(), syscall, `${host}:${port}`);
+      const err = socketError(-errno(), syscall, `${host}:${port}`);
       close(fd);
       throw err;
     }
@@ -128,7 +129,7 @@ export class EpollTcpServer implements PollTarget {
         const e = errno();
         if (e === EAGAIN) return;
         if (e === EINTR || e === ECONNABORTED) continue;
-        this.#onError(errnoError(e, "accept"));
+        this.#onError(socketError(-e, "accept"));
         if (e === EMFILE || e === ENFILE || e === ENOBUFS || e === ENOMEM) this.#rest();
         return;
       }

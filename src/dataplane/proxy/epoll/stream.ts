@@ -11,6 +11,8 @@
 //   be told 0, and onData says so (`finFollows`), so that the relay can write those
 //   bytes with MSG_MORE and its shutdown() then sends them and the FIN in one segment.
 // - shutdown() is one syscall at once (or after the queued bytes), not a request.
+
+import { socketError } from "../socket-error.ts";
 import {
   AF_INET,
   AF_INET6,
@@ -27,7 +29,6 @@ import {
   EPOLLOUT,
   EPOLLRDHUP,
   errno,
-  errnoError,
   getpeername,
   getsockname,
   getsockopt,
@@ -163,7 +164,7 @@ export class EpollTcpStream implements PollTarget {
   write(bytes: Uint8Array, more = false): boolean {
     if (this.#closed) return true;
     if (this.#shutdownSent) {
-      this.#events.onError(errnoError(EPIPE, "write"));
+      this.#events.onError(socketError(-EPIPE, "write"));
       return true;
     }
     if (this.#queue !== null || this.#onConnect !== null) {
@@ -178,7 +179,7 @@ export class EpollTcpStream implements PollTarget {
     if (sent < 0) {
       const e = errno();
       if (e !== EAGAIN && e !== EINTR) {
-        this.#events.onError(errnoError(e, "write"));
+        this.#events.onError(socketError(-e, "write"));
         return true;
       }
       this.#enqueue(bytes);
@@ -213,7 +214,7 @@ export class EpollTcpStream implements PollTarget {
   #sendFin(): void {
     if (shutdown(this.#fd, SHUT_WR) < 0) {
       // E.g. ENOTCONN when the peer is gone already: the owner closes the socket.
-      this.#events.onError(errnoError(errno(), "shutdown"));
+      this.#events.onError(socketError(-errno(), "shutdown"));
     }
   }
 
@@ -241,7 +242,7 @@ export class EpollTcpStream implements PollTarget {
   onPoll(events: number): void {
     if (this.#onConnect !== null) {
       if ((events & (EPOLLERR | EPOLLHUP)) !== 0) {
-        this.#connectDone(socketError(this.#fd));
+        this.#connectDone(pendingError(this.#fd));
         return;
       }
       if ((events & EPOLLOUT) === 0) return;
@@ -262,7 +263,7 @@ export class EpollTcpStream implements PollTarget {
     this.#onConnect = null;
     if (code !== 0) {
       this.close();
-      onConnect(errnoError(code, "connect", `${this.#target}:${this.#targetPort}`));
+      onConnect(socketError(-code, "connect", `${this.#target}:${this.#targetPort}`));
       return;
     }
     onConnect(null);
@@ -306,7 +307,7 @@ export class EpollTcpStream implements PollTarget {
       if (e === EINTR) continue;
       this.#reading = false;
       this.#readable = false;
-      this.#events.onError(errnoError(e, "read"));
+      this.#events.onError(socketError(-e, "read"));
       return;
     }
   }
@@ -328,7 +329,7 @@ export class EpollTcpStream implements PollTarget {
         const e = errno();
         if (e === EAGAIN) return;
         if (e === EINTR) continue;
-        this.#events.onError(errnoError(e, "write"));
+        this.#events.onError(socketError(-e, "write"));
         return;
       }
       this.bytesWritten += sent;
@@ -357,7 +358,7 @@ export class EpollTcpStream implements PollTarget {
 }
 
 /** The pending error of a socket whose connect failed (SO_ERROR). */
-function socketError(fd: number): number {
+function pendingError(fd: number): number {
   lenBuf.writeUInt32LE(4, 0);
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, intBuf, lenBuf) < 0) return errno();
   return intBuf.readInt32LE(0) || EPIPE;
@@ -406,11 +407,11 @@ export function connectEpollTcp(
   try {
     const addr = sockaddrOf(host, port);
     fd = socket(addr.length === 16 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw errnoError(errno(), "socket", `${host}:${port}`);
+    if (fd < 0) throw socketError(-errno(), "socket", `${host}:${port}`);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, INT_ONE, 4);
     if (connect(fd, addr, addr.length) < 0) {
       const e = errno();
-      if (e !== EINPROGRESS) throw errnoError(e, "connect", `${host}:${port}`);
+      if (e !== EINPROGRESS) throw socketError(-e, "connect", `${host}:${port}`);
     }
     stream = new EpollTcpStream(fd, events);
   } catch (err) {
