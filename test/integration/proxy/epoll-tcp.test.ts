@@ -5,7 +5,6 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
-import koffi from "koffi";
 import { EpollTcpServer } from "../../../src/dataplane/proxy/epoll/server.ts";
 import {
   connectEpollTcp,
@@ -13,43 +12,13 @@ import {
   type StreamEvents,
 } from "../../../src/dataplane/proxy/epoll/stream.ts";
 import { connectTo, readBytes, tcpServer } from "../../helpers/proxy-peers.ts";
+import { noDelay, recorder } from "../../helpers/stream-recorder.ts";
 import { waitFor } from "../../helpers/wait.ts";
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Events that record what happened; `data` collects copies of every read. */
-function recorder(): StreamEvents & {
-  data: Buffer[];
-  finFollows: boolean[];
-  ended: boolean;
-  drains: number;
-  errors: NodeJS.ErrnoException[];
-} {
-  const r = {
-    data: [] as Buffer[],
-    finFollows: [] as boolean[],
-    ended: false,
-    drains: 0,
-    errors: [] as NodeJS.ErrnoException[],
-    onData: (n: number, buf: Buffer, finFollows: boolean) => {
-      r.data.push(Buffer.from(buf.subarray(0, n)));
-      r.finFollows.push(finFollows);
-    },
-    onEnd: () => {
-      r.ended = true;
-    },
-    onDrain: () => {
-      r.drains++;
-    },
-    onError: (err: NodeJS.ErrnoException) => {
-      r.errors.push(err);
-    },
-  };
-  return r;
-}
 
 function server(
   take: (s: EpollTcpStream) => void,
@@ -99,18 +68,6 @@ function connectOut(port: number, events: StreamEvents): Promise<EpollTcpStream>
     );
     cleanups.push(() => s.close());
   });
-}
-
-const libc = koffi.load("libc.so.6");
-const getsockopt = libc.func(
-  "int getsockopt(int fd, int level, int name, _Out_ int *value, _Inout_ uint32 *len)",
-);
-
-function noDelay(stream: EpollTcpStream): boolean {
-  const value = [0];
-  const len = [4];
-  assert.equal(getsockopt(stream.fd, 6, 1, value, len), 0, "getsockopt");
-  return value[0] !== 0;
 }
 
 describe("epoll sockets", () => {
@@ -251,11 +208,11 @@ describe("epoll sockets", () => {
 
   it("has Nagle off on accepted sockets (inherited from the listener) and on connected ones", async () => {
     const { stream } = await connected();
-    assert.equal(noDelay(stream), true, "accepted socket");
+    assert.equal(noDelay(stream.fd), true, "accepted socket");
     const peer = await tcpServer();
     cleanups.push(() => peer.close());
     const out = await connectOut(peer.port, recorder());
-    assert.equal(noDelay(out), true, "connected socket");
+    assert.equal(noDelay(out.fd), true, "connected socket");
     out.close();
     assert.equal(out.fd, -1);
   });
@@ -423,7 +380,7 @@ describe("epoll listener out of descriptors", () => {
     const code = `
       import { readdirSync } from "node:fs";
       import koffi from "koffi";
-      const { EpollTcpServer } = await import(${JSON.stringify(server)});
+            const { EpollTcpServer } = await import(${JSON.stringify(server)});
       const setrlimit = koffi.load("libc.so.6").func("int setrlimit(int, const void *)");
       const limit = Buffer.alloc(16);
       limit.writeBigUInt64LE(BigInt(readdirSync("/proc/self/fd").length + 8), 0);

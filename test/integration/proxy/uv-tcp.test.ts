@@ -6,47 +6,15 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
-import koffi from "koffi";
-import {
-  assertUvTcp,
-  connectTcp,
-  TcpServer,
-  type TcpStream,
-  type TcpStreamEvents,
-} from "../../../src/dataplane/proxy/uv-tcp.ts";
+import { assertUvTcp, connectTcp, TcpServer, type TcpStream } from "../../../src/dataplane/proxy/uv-tcp.ts";
 import { connectTo, readBytes, tcpServer } from "../../helpers/proxy-peers.ts";
+import { noDelay, recorder } from "../../helpers/stream-recorder.ts";
 import { waitFor } from "../../helpers/wait.ts";
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Events that record what happened; `data` collects copies of every read. */
-function recorder(): TcpStreamEvents & {
-  data: Buffer[];
-  ended: boolean;
-  drains: number;
-  errors: NodeJS.ErrnoException[];
-} {
-  const r = {
-    data: [] as Buffer[],
-    ended: false,
-    drains: 0,
-    errors: [] as NodeJS.ErrnoException[],
-    onData: (n: number, buf: Buffer) => r.data.push(Buffer.from(buf.subarray(0, n))),
-    onEnd: () => {
-      r.ended = true;
-    },
-    onDrain: () => {
-      r.drains++;
-    },
-    onError: (err: NodeJS.ErrnoException) => {
-      r.errors.push(err);
-    },
-  };
-  return r;
-}
 
 /** A listening TcpServer on 127.0.0.1:0 whose accepted streams are handed to `take`. */
 function server(take: (s: TcpStream) => void): { server: TcpServer; port: number } {
@@ -103,21 +71,6 @@ async function connectedHalfOpen(): Promise<{
   stream.setEvents(events);
   stream.resume();
   return { client, stream, events };
-}
-
-const libc = koffi.load("libc.so.6");
-const getsockopt = libc.func(
-  "int getsockopt(int fd, int level, int name, _Out_ int *value, _Inout_ uint32 *len)",
-);
-const IPPROTO_TCP = 6;
-const TCP_NODELAY = 1;
-
-/** TCP_NODELAY of a socket as the kernel has it. */
-function noDelay(stream: TcpStream): boolean {
-  const value = [0];
-  const len = [4];
-  assert.equal(getsockopt(stream.fd, IPPROTO_TCP, TCP_NODELAY, value, len), 0, "getsockopt");
-  return value[0] !== 0;
 }
 
 describe("uv-tcp sockets", () => {
@@ -202,7 +155,7 @@ describe("uv-tcp sockets", () => {
   it("has Nagle off on accepted sockets (inherited from the listener) and on connected ones", async () => {
     const { stream } = await connected();
     assert.ok(stream.fd >= 0);
-    assert.equal(noDelay(stream), true, "accepted socket");
+    assert.equal(noDelay(stream.fd), true, "accepted socket");
     const peer = await tcpServer();
     cleanups.push(() => peer.close());
     const out = await new Promise<TcpStream>((resolve, reject) => {
@@ -211,7 +164,7 @@ describe("uv-tcp sockets", () => {
       );
     });
     cleanups.push(() => out.close());
-    assert.equal(noDelay(out), true, "connected socket");
+    assert.equal(noDelay(out.fd), true, "connected socket");
     out.close();
     assert.equal(out.fd, -1);
   });
